@@ -75,6 +75,19 @@ def _remove_run(folder: Path) -> None:
         ) from None
 
 
+def log_graph(writer: SummaryWriter, model: torch.nn.Module, example: torch.Tensor) -> None:
+    """``writer.add_graph(model, example)`` without the tracer's deprecation warnings.
+
+    TensorBoard's graph export traces the model with ``torch.jit.trace``, which PyTorch now
+    marks deprecated; the graph it writes is still what the Graphs tab shows.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
+        writer.add_graph(model, example)
+
+
 def channel_grid(fmap: torch.Tensor, max_images: int = 8, padding: int = 1) -> torch.Tensor:
     """Feature maps ``(N, C, H, W)`` with any ``C`` -> one displayable image ``(3, H', W')``.
 
