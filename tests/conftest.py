@@ -1,0 +1,114 @@
+"""Fixtures: a tiny CIFAR-10-format archive and a local HTTP server that serves it."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import pickle
+import socket
+import tarfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.data import Cifar10Spec
+
+FAKE_CLASSES = [f"class{k}" for k in range(10)]
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@dataclass
+class FakeCifar:
+    """A CIFAR-10-format archive with 4 images per batch file, and its spec."""
+
+    archive_bytes: bytes
+    files: dict[str, bytes]
+    images: dict[str, np.ndarray]  # batch file -> (4, 3, 32, 32) uint8
+    labels: dict[str, list[int]]
+
+    def spec(self, url: str) -> Cifar10Spec:
+        return Cifar10Spec(
+            url=url,
+            archive="cifar-10-python.tar.gz",
+            archive_md5=md5(self.archive_bytes),
+            folder="cifar-10-batches-py",
+            files=tuple((name, md5(data)) for name, data in self.files.items()),
+            train_files=TRAIN_FILES,
+            test_files=("test_batch",),
+            meta_file="batches.meta",
+        )
+
+
+@pytest.fixture(scope="session")
+def fake_cifar() -> FakeCifar:
+    rng = np.random.default_rng(0)
+    files, images, labels = {}, {}, {}
+    for i, name in enumerate(TRAIN_FILES + ("test_batch",)):
+        imgs = rng.integers(0, 256, size=(4, 3, 32, 32), dtype=np.uint8)
+        labs = [(i + j) % 10 for j in range(4)]
+        images[name], labels[name] = imgs, labs
+        batch = {b"batch_label": name.encode(), b"labels": labs, b"data": imgs.reshape(4, -1)}
+        files[name] = pickle.dumps(batch)
+    files["batches.meta"] = pickle.dumps({b"label_names": [c.encode() for c in FAKE_CLASSES]})
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return FakeCifar(buffer.getvalue(), files, images, labels)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """(folder, base_url): a real HTTP server on 127.0.0.1 serving ``folder``."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: the connection is refused, as offline."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/cifar-10-python.tar.gz"
+
+
+@pytest.fixture
+def fresh_choices():
+    """Forget the per-process data-source decisions, before and after a test."""
+    from helpers import data
+
+    data._choices.clear()
+    data._announced.clear()
+    data._decoded.clear()
+    yield
+    data._choices.clear()
+    data._announced.clear()
+    data._decoded.clear()
+
+
+def files_under(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
