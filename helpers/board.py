@@ -16,8 +16,18 @@ from torch.utils.tensorboard import SummaryWriter
 
 from helpers import paths
 
-TOPICS = ("module", "conv2d", "maxpool2d", "activations", "linear", "sequential", "loss",
-          "optimizer")
+# Each lesson notebook writes its runs under runs/<topic>/.
+LESSONS = {
+    "01_module": "module",
+    "02_conv2d": "conv2d",
+    "03_maxpool2d": "maxpool2d",
+    "04_activations": "activations",
+    "05_linear": "linear",
+    "06_sequential": "sequential",
+    "07_loss_backward": "loss",
+    "08_optimizer": "optimizer",
+}
+TOPICS = tuple(LESSONS.values())
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _EVENT_FILE = "events.out.tfevents."
 

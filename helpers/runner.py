@@ -35,6 +35,13 @@ class Result:
     error: str = ""
 
 
+def topic_of(notebook: Path) -> str | None:
+    """The TensorBoard topic a lesson notebook writes to (``None`` for other notebooks)."""
+    from helpers.board import LESSONS
+
+    return LESSONS.get(Path(notebook).stem)
+
+
 def execute(path: Path, timeout: int = CELL_TIMEOUT):
     """Run one notebook top to bottom in a fresh kernel started in its folder.
 

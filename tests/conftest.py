@@ -112,3 +112,22 @@ def fresh_choices():
 
 def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def notebook_runs() -> Path:
+    """The runs folder holding every lesson's TensorBoard runs from this test session.
+
+    ``make test`` runs nbval on the notebooks first (``testpaths`` order), and nbval's kernels
+    write into this session's private runs folder. A notebook whose topic folder is missing
+    (e.g. when only ``tests/`` was selected) is executed here with the runner's code.
+    """
+    from helpers import paths, runner
+
+    root = paths.runs_dir()
+    for notebook in sorted(paths.notebooks_dir().glob("*.ipynb")):
+        topic = runner.topic_of(notebook)
+        if topic and not (root / topic).is_dir():
+            nb, err = runner.execute(notebook)
+            assert err is None, runner.describe_failure(nb, err)
+    return root
