@@ -114,7 +114,15 @@ def setup(seed: int = 0, verbose: bool = True) -> Settings:
         print(f"data   : {choice.source} ({choice.reason})")
         mode = "on: small subsets, few epochs" if fast else "off: full-size lessons"
         print(f"fast   : {mode} (TORCHNN_FAST)")
-        print(f"folders: data={settings.data_dir} runs={settings.runs_dir}")
+        print(f"folders: data={_shown(settings.data_dir)} runs={_shown(settings.runs_dir)}")
         print(f"seed   : {seed} (Python, NumPy and torch)")
     data.announce(choice, already_printed=verbose)
     return settings
+
+
+def _shown(folder: Path) -> str:
+    """A folder relative to the project root when it lies inside it (``data/``), else absolute."""
+    try:
+        return f"{folder.relative_to(paths.project_root())}/"
+    except ValueError:
+        return str(folder)
