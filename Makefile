@@ -5,6 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 HOST   := 127.0.0.1
+RUNS   := $(or $(TORCHNN_RUNS_DIR),runs)
 
 .PHONY: setup run test lint lab tensorboard notebooks bench doctor clean
 
@@ -25,11 +26,20 @@ test: setup lint
 lint: setup
 	$(PY) -m ruff check .
 
+# Both listen on 127.0.0.1 only; JupyterLab keeps its token (printed with the address).
+# From another machine, use an SSH tunnel (README: Looking at the results).
 lab: setup
-	$(VENV)/bin/jupyter lab --ip=$(HOST) --no-browser --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.ip=$(HOST) --no-browser --ServerApp.root_dir=notebooks
 
 tensorboard: setup
-	$(VENV)/bin/tensorboard --logdir runs --host $(HOST)
+	$(VENV)/bin/tensorboard --logdir "$(RUNS)" --host $(HOST) --port 6006
+
+# What to run first when something is off: versions, device, data/, runs/, the lab's kernel.
+doctor:
+	@test -x $(PY) || { echo "problem  no $(VENV) yet -> run \`make setup\` (or \`make run\`)"; exit 1; }
+	@$(PY) -c "import helpers" 2>/dev/null || { echo "problem  $(PY) cannot import helpers:"\
+	  "$$($(PY) -c 'import helpers' 2>&1 | tail -n 1) -> run \`make setup\`"; exit 1; }
+	@$(PY) -m helpers.doctor
 
 notebooks: setup
 	TORCHNN_DATA=synthetic TORCHNN_FAST=1 $(PY) -m helpers.runner --in-place

@@ -5,11 +5,18 @@ and private data/runs folders in a temporary directory, so a test run never touc
 learner's data/ or runs/. Kernels started by nbval inherit these variables. Under
 pytest-xdist the workers inherit the controller's temporary directory, so every process
 writes to the same runs folder.
+
+Notebooks and the tests that read their runs (the ``notebook_runs`` fixture) coordinate
+through marker files in that directory: when nbval has run every cell of a notebook, this
+file's hook writes ``<test dir>/notebooks-done/<name>``. Under pytest-xdist, notebooks must be
+distributed whole (``--dist loadscope``, as ``make test`` does): nbval runs a notebook's cells
+in one kernel, and the fixture waits for the marker instead of executing the notebook again.
 """
 
 import os
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 os.environ["TORCHNN_DATA"] = "synthetic"
@@ -21,6 +28,35 @@ if "TORCHNN_TEST_DIR" not in os.environ:
 TEST_DIR = Path(os.environ["TORCHNN_TEST_DIR"])
 os.environ["TORCHNN_RUNS_DIR"] = str(TEST_DIR / "runs")
 os.environ["TORCHNN_DATA_DIR"] = str(TEST_DIR / "data")
+NOTEBOOKS_DONE = TEST_DIR / "notebooks-done"
+
+_cells: Counter = Counter()  # notebook name -> nbval items collected in this session
+_finished: Counter = Counter()  # notebook name -> nbval items finished in this process
+
+
+def _notebook_of(nodeid: str) -> str | None:
+    path = nodeid.split("::", 1)[0]
+    return Path(path).stem if path.endswith(".ipynb") else None
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Notebooks first, whatever the command line's order: the tests that read their runs come
+    after them (and under xdist, every worker gets its notebooks before any such test)."""
+    items.sort(key=lambda item: _notebook_of(item.nodeid) is None)  # stable: order kept
+
+
+def pytest_collection_finish(session):
+    _cells.clear()
+    _cells.update(n for n in map(_notebook_of, (i.nodeid for i in session.items)) if n)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    name = _notebook_of(nodeid)
+    if name:
+        _finished[name] += 1
+        if _finished[name] == _cells[name]:  # nbval ran its last cell (pass or fail)
+            NOTEBOOKS_DONE.mkdir(parents=True, exist_ok=True)
+            (NOTEBOOKS_DONE / name).touch()
 
 
 def pytest_sessionfinish(session, exitstatus):

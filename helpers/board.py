@@ -1,14 +1,29 @@
 """TensorBoard: one writer per lesson run, image grids of feature maps, and reading logs back.
 
 Runs live in ``runs/<topic>/<run>/``. Opening a writer for a run that exists replaces it, so
-re-running a notebook never piles a second copy of the same steps onto the first. Only
-folders that hold nothing but TensorBoard event files are ever removed.
+re-running a notebook never piles a second copy of the same steps onto the first. What may be
+removed is narrow on purpose:
+
+- only ``<topic>/<run>`` for one of the collection's own :data:`TOPICS` (``open_writer``
+  refuses any other topic, so a typo never creates a stray folder and nothing a learner logged
+  elsewhere under ``runs/`` is ever touched);
+- only a folder that holds nothing but TensorBoard event files.
+
+A writer holds a lock on its run (``<topic>/.<run>.lock``) until it is closed, so two processes
+logging the same run at once (two ``make run``, a notebook open in JupyterLab while
+``make run`` executes it) take turns instead of mixing or deleting each other's events.
+Re-opening a run in the same process (re-running a notebook cell) closes the earlier writer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import torch
@@ -30,6 +45,7 @@ LESSONS = {
 TOPICS = tuple(LESSONS.values())
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _EVENT_FILE = "events.out.tfevents."
+LOCK_WAIT = 120.0  # seconds open_writer waits for another process that is writing the same run
 
 
 class BoardError(RuntimeError):
@@ -45,32 +61,147 @@ def run_dir(topic: str, run: str = "main", root: Path | str | None = None) -> Pa
     return (paths.runs_dir() if root is None else Path(root)) / topic / run
 
 
-def open_writer(topic: str, run: str = "main", root: Path | str | None = None) -> SummaryWriter:
+def open_writer(topic: str, run: str = "main", root: Path | str | None = None,
+                wait: float = LOCK_WAIT) -> SummaryWriter:
     """A ``SummaryWriter`` for ``runs/<topic>/<run>``, replacing an earlier run of that name.
 
-    Use it as a context manager (``with open_writer("conv2d") as writer:``) or call
-    ``writer.close()`` so every event reaches the disk.
+    ``topic`` must be one of :data:`TOPICS`; pick any ``run`` name inside it for your own
+    experiments (``open_writer("conv2d", "my-try")``). Use it as a context manager
+    (``with open_writer("conv2d") as writer:``) or call ``writer.close()``: that writes every
+    event to disk and lets other processes log this run. If another process is writing the
+    same run, this waits up to ``wait`` seconds for it to finish.
     """
     folder = run_dir(topic, run, root)
-    if folder.exists():
-        _remove_run(folder)
+    if topic not in TOPICS:
+        raise BoardError(
+            f"{topic!r} is not one of the lessons' TensorBoard topics ({', '.join(TOPICS)}). "
+            f"Use one of them, with a run name of your own for your experiments: "
+            f"open_writer('conv2d', 'my-try')."
+        )
+    key = str(folder)
+    with _held_lock:
+        earlier = _held.get(key)
+    if earlier is not None:  # this process wrote the run before (a re-run cell): finish that
+        earlier.close()
+    lock = _make_topic_folder(folder)
+    handle = _acquire(lock, folder, wait)
+    try:
+        if folder.exists():
+            _remove_run(folder)
+        _make_writable_folder(folder)
+        writer = _LockedWriter(log_dir=str(folder))
+    except BaseException:
+        _release(handle)
+        raise
+    writer._lock_handle = handle
+    writer._lock_key = key
+    with _held_lock:
+        _held[key] = writer
+    return writer
+
+
+class _LockedWriter(SummaryWriter):
+    """A ``SummaryWriter`` that releases its run's lock when closed."""
+
+    _lock_handle = None
+    _lock_key = ""
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            handle, self._lock_handle = self._lock_handle, None
+            if handle is not None:
+                with _held_lock:
+                    if _held.get(self._lock_key) is self:
+                        del _held[self._lock_key]
+                _release(handle)
+
+
+_held: dict[str, _LockedWriter] = {}  # run folder -> the open writer this process holds
+_held_lock = threading.Lock()
+
+
+def _make_topic_folder(folder: Path) -> Path:
+    """Create ``<runs>/<topic>`` if needed; return the run's lock file path inside it."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _unwritable(folder, err) from None
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _make_writable_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".write-test"
         probe.touch()
         probe.unlink()
     except OSError as err:
-        raise BoardError(
-            f"cannot write TensorBoard logs to {folder} ({err.strerror}). Make "
-            f"{folder.parent.parent} writable or point TORCHNN_RUNS_DIR at a folder you can "
-            f"write to."
-        ) from None
-    return SummaryWriter(log_dir=str(folder))
+        raise _unwritable(folder, err) from None
+
+
+def _unwritable(folder: Path, err: OSError) -> BoardError:
+    return BoardError(
+        f"cannot write TensorBoard logs to {folder} ({err.strerror or err}). Make "
+        f"{folder.parent.parent} writable or point TORCHNN_RUNS_DIR at a folder you can "
+        f"write to."
+    )
+
+
+def _acquire(lock: Path, folder: Path, wait: float):
+    """An exclusive ``flock`` on ``lock``, waiting up to ``wait`` seconds for its holder."""
+    try:
+        handle = open(lock, "a+")  # noqa: SIM115 (held until the writer is closed)
+    except OSError as err:
+        raise _unwritable(folder, err) from None
+    deadline = time.monotonic() + wait
+    said = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            holder = _holder(handle)
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise BoardError(
+                    f"{folder} is being written by another process{holder} (a notebook "
+                    f"kernel or `make run`). Let it finish, close its writer or restart that "
+                    f"kernel, or log under another run name."
+                ) from None
+            if not said:
+                print(f"waiting for another process{holder} that is writing {folder} ...",
+                      flush=True)
+                said = True
+            time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+    return handle
+
+
+def _holder(handle) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        handle.seek(0)
+        pid = handle.read().strip()
+        if pid.isdigit():
+            return f" (pid {pid})"
+    return ""
+
+
+def _release(handle) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
 
 
 def _remove_run(folder: Path) -> None:
     """Delete an old run, but only if everything in it is a TensorBoard event file."""
-    foreign = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(_EVENT_FILE)]
+    foreign = [p for p in folder.rglob("*") if p.is_file()
+               and not (p.name.startswith(_EVENT_FILE) or p.name == ".write-test")]
     if foreign:
         raise BoardError(
             f"{folder} holds files that TensorBoard did not write (e.g. {foreign[0].name}), so "
@@ -142,8 +273,44 @@ def _load(folder: Path | str):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     folder = Path(folder)
-    if not folder.is_dir():
-        raise BoardError(f"no TensorBoard run at {folder}")
-    accumulator = EventAccumulator(str(folder), size_guidance={"images": 0, "scalars": 0,
-                                                               "histograms": 0, "tensors": 0})
-    return accumulator.Reload()
+    with _reading(folder):
+        if not folder.is_dir():
+            raise BoardError(f"no TensorBoard run at {folder}")
+        accumulator = EventAccumulator(str(folder), size_guidance={
+            "images": 0, "scalars": 0, "histograms": 0, "tensors": 0})
+        return accumulator.Reload()
+
+
+@contextlib.contextmanager
+def _reading(folder: Path, wait: float = LOCK_WAIT):
+    """A shared lock on a run while it is read, so that no other process replaces it meanwhile.
+
+    A reader waits for a writer in another process to close, then reads a complete run.
+    Runs without a lock file (written without ``open_writer``, or in a read-only folder) and
+    runs this process is writing itself are read without one.
+    """
+    lock = folder.parent / f".{folder.name}.lock"
+    with _held_lock:
+        mine = str(folder) in _held
+    try:
+        handle = None if mine else open(lock)  # noqa: SIM115
+    except OSError:
+        handle = None
+    if handle is None:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BoardError(
+                        f"{folder} is being written by another process{_holder(handle)}; "
+                        f"let it finish, then read it again.") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        _release(handle)

@@ -471,9 +471,9 @@ def _ensure_writable(root: Path) -> None:
         ) from None
     if not os.access(root, os.W_OK):
         raise DataError(
-            f"the data folder {root} is read-only, so CIFAR-10 cannot be saved there. Make it "
-            f"writable, point TORCHNN_DATA_DIR at a folder you can write to, or set "
-            f"TORCHNN_DATA=synthetic."
+            f"the data folder {root} is read-only, so CIFAR-10 cannot be downloaded or unpacked "
+            f"there. Make it writable, point TORCHNN_DATA_DIR at a folder you can write to, or "
+            f"set TORCHNN_DATA=synthetic."
         )
 
 

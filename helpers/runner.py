@@ -1,29 +1,41 @@
 """Execute the notebooks head-less: ``make run`` and ``make notebooks``.
 
 ``python -m helpers.runner`` runs every ``notebooks/*.ipynb`` in order, each in a fresh kernel
-started in ``notebooks/`` (as JupyterLab does), saves the executed copies to
-``runs/notebooks/`` and prints a table: notebook, seconds, status, TensorBoard runs written.
-A failing notebook shows its failing cell and error; the others still run; the exit status
-is non-zero. ``--in-place`` (``make notebooks``) writes the outputs back into ``notebooks/``
-instead, for maintainers refreshing the committed outputs; a notebook that fails is left as
-it was. Every file is written to a temporary name and renamed, so an interrupted run
-(Ctrl-C) never leaves a half-written notebook.
+of this Python (the project's ``.venv``, whatever kernels Jupyter has registered) started in
+``notebooks/`` as JupyterLab does, saves the executed copies to ``runs/notebooks/`` and prints
+a table: notebook, seconds, status, TensorBoard runs written, then the tags of every run.
+
+- A failing notebook shows its failing cell and error (``DataError: ...``, not a traceback);
+  the others still run; the exit status is 1.
+- A setting the helpers cannot use (``TORCHNN_DATA=cifar100``), CIFAR-10 that cannot be had
+  under ``TORCHNN_DATA=cifar10``, or a runs folder that cannot be written stops it before any
+  notebook starts, with one line that says what to do; the exit status is 2.
+- ``--in-place`` (``make notebooks``) writes the outputs back into ``notebooks/`` instead, for
+  maintainers refreshing the committed outputs; a notebook that fails is left as it was.
+- Every file is written to a temporary name and renamed, so an interrupted run (Ctrl-C)
+  never leaves a half-written notebook: the kernel is stopped, the notebook being executed
+  is not saved, those already saved are complete; the exit status is 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import paths
 
-KERNEL = "python3"  # ipykernel's own spec: the Python running this module, i.e. the project's .venv
+KERNEL = "python3"  # the name stored in the notebooks' metadata
 CELL_TIMEOUT = 600
+EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 130
 
 
 @dataclass
@@ -42,28 +54,84 @@ def topic_of(notebook: Path) -> str | None:
     return LESSONS.get(Path(notebook).stem)
 
 
+def _kernel_manager_class():
+    """An ``AsyncKernelManager`` whose kernel is always this Python (like nbval's current-env).
+
+    Jupyter would look ``python3`` up among the registered kernel specs, where a user's own
+    (``~/.local/share/jupyter/kernels/python3``) can point at another Python without
+    ``helpers``; ``make doctor`` reports that case for JupyterLab.
+    """
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ProjectKernelManager(AsyncKernelManager):
+        @property
+        def kernel_spec(self):
+            return KernelSpec(
+                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                display_name="Python 3 (torch.nn notebooks)", language="python",
+                resource_dir=str(paths.project_root()),
+            )
+
+    return ProjectKernelManager
+
+
 def execute(path: Path, timeout: int = CELL_TIMEOUT):
     """Run one notebook top to bottom in a fresh kernel started in its folder.
 
     Returns ``(notebook, error)``: the executed notebook (outputs up to the failing cell if
-    one failed) and ``None`` or the exception that stopped it.
+    one failed) and ``None`` or the exception that stopped it. The notebook runs in a worker
+    thread, so Ctrl-C reaches this thread as ``KeyboardInterrupt``: the kernel (its whole
+    process group) is killed and the interrupt re-raised; nothing is returned or written.
     """
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
+    path = Path(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # not JSON, not a notebook, unreadable: report, go on
+        summary = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return None, RuntimeError(f"cannot read {path.name} as a notebook: {summary}")
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=KERNEL,
+        kernel_manager_class=_kernel_manager_class(),
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
     )
+    outcome: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            client.execute()
+        except BaseException as err:  # a cell error, a timeout or a dead kernel: report, go on
+            outcome.append(err)
+        else:
+            outcome.append(None)
+        finally:  # nbclient's exit hook fails on a kernel that never started; it is done here
+            atexit.unregister(client._cleanup_kernel)
+
+    worker = threading.Thread(target=work, name=f"execute {path.name}", daemon=True)
+    worker.start()
     try:
-        client.execute()
-    except Exception as err:  # a cell error, a timeout or a dead kernel: report, go on
-        return nb, err
-    return nb, None
+        while worker.is_alive():
+            worker.join(0.2)
+    except BaseException:
+        _kill_kernel(client)
+        worker.join(10)
+        raise
+    return nb, outcome[0] if outcome else RuntimeError("the notebook did not finish")
+
+
+def _kill_kernel(client) -> None:
+    """Kill the kernel's process group (jupyter_client starts each kernel in its own session)."""
+    provisioner = getattr(getattr(client, "km", None), "provisioner", None)
+    pid = getattr(provisioner, "pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def write_atomic(nb, dest: Path) -> None:
@@ -74,29 +142,37 @@ def write_atomic(nb, dest: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-            f.write("" if nbformat.writes(nb).endswith("\n") else "\n")
+            text = nbformat.writes(nb)
+            f.write(text if text.endswith("\n") else text + "\n")
+        with contextlib.suppress(OSError):  # keep the source's permissions for --in-place
+            os.chmod(tmp, dest.stat().st_mode & 0o777 if dest.exists() else 0o644)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def runs_written_since(root: Path, since: float) -> dict[str, dict[str, list[str]]]:
-    """``topic/run`` -> tags of every run under ``root`` with an event file newer than ``since``."""
-    from helpers.board import read_run
+def runs_written_since(root: Path, since: float, topic: str | None = None
+                       ) -> dict[str, dict[str, list[str]]]:
+    """``topic/run`` -> tags of every run under ``root`` (or ``root/topic``) written since
+    ``since`` (an event file modified after it)."""
+    from helpers.board import BoardError, read_run
 
     found = {}
-    for event in sorted(root.glob("*/*/events.out.tfevents.*")):
-        if event.stat().st_mtime >= since:
-            folder = event.parent
-            found[f"{folder.parent.name}/{folder.name}"] = read_run(folder)
+    pattern = f"{topic}/*/events.out.tfevents.*" if topic else "*/*/events.out.tfevents.*"
+    for event in sorted(root.glob(pattern)):
+        folder = event.parent
+        name = f"{folder.parent.name}/{folder.name}"
+        with contextlib.suppress(OSError):
+            if name not in found and event.stat().st_mtime >= since:
+                with contextlib.suppress(BoardError, OSError):
+                    found[name] = read_run(folder)
     return found
 
 
-def describe_failure(nb, err: Exception) -> str:
+def describe_failure(nb, err: BaseException) -> str:
     """The failing cell's first lines and the error's last line."""
-    failed = [c for c in nb.cells if c.cell_type == "code" and any(
+    failed = [c for c in (nb.cells if nb is not None else []) if c.cell_type == "code" and any(
         o.get("output_type") == "error" for o in c.get("outputs", []))]
     lines = failed[0].source.splitlines()[:8] if failed else []
     source = "\n".join("    | " + line for line in lines)
@@ -107,6 +183,7 @@ def describe_failure(nb, err: Exception) -> str:
 def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool) -> list[Result]:
     results = []
     runs_root = paths.runs_dir()
+    seen_errors: dict[str, str] = {}  # error line -> first notebook that showed it
     for path in notebooks:
         print(f"running {path.name} ...", flush=True)
         start_wall = time.time()
@@ -114,16 +191,30 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool) -> list
         try:
             nb, err = execute(path)
         except KeyboardInterrupt:
-            print("\ninterrupted: notebooks already saved are complete; nothing half-written.")
+            print(f"\ninterrupted: {path.name} was stopped and not saved; the notebooks saved "
+                  f"before it are complete.", flush=True)
             raise
         ok, error = err is None, "" if err is None else describe_failure(nb, err)
         seconds = time.perf_counter() - start
-        if ok or not in_place:
-            write_atomic(nb, path if in_place else out_dir / path.name)
-        runs = runs_written_since(runs_root, start_wall - 1)
-        results.append(Result(path.name, seconds, ok, runs, error))
+        saved = ""
+        if nb is not None and (ok or not in_place):
+            dest = path if in_place else out_dir / path.name
+            try:
+                write_atomic(nb, dest)
+            except OSError as problem:
+                ok, saved = False, (f"    cannot save {dest} ({problem.strerror or problem}); "
+                                    f"make its folder writable or set TORCHNN_RUNS_DIR.")
+        runs = runs_written_since(runs_root, start_wall - 1, topic_of(path))
+        results.append(Result(path.name, seconds, ok, runs, "\n".join(filter(None, [error,
+                                                                                    saved]))))
         if not ok:
-            print(f"  FAILED after {seconds:.1f} s:\n{error}", flush=True)
+            last = results[-1].error.splitlines()[-1].strip()
+            if last in seen_errors:
+                print(f"  FAILED after {seconds:.1f} s with the same error as "
+                      f"{seen_errors[last]}:\n    {last}", flush=True)
+            else:
+                seen_errors[last] = path.name
+                print(f"  FAILED after {seconds:.1f} s:\n{results[-1].error}", flush=True)
     return results
 
 
@@ -142,6 +233,59 @@ def print_table(results: list[Result]) -> None:
             print("  ".join("-" * w for w in widths) + "  " + "-" * len(row[3]))
 
 
+def print_tags(results: list[Result]) -> None:
+    """Every run's tags, one line per kind: what to look for in TensorBoard."""
+    runs = {name: tags for r in results for name, tags in r.runs.items()}
+    if not runs:
+        return
+    print("\nTags written:")
+    for name, tags in runs.items():
+        print(f"  {name}")
+        for kind in ("images", "scalars", "histograms"):
+            if tags[kind]:
+                print(f"    {kind + ':':<11} {', '.join(tags[kind])}")
+        if tags["graph"]:
+            print("    graph:      yes")
+
+
+def preflight(out_dir: Path | None) -> str:
+    """Check what every notebook would otherwise fail on, once; return the settings line.
+
+    Raises ``SettingError`` / ``DataError`` / ``BoardError`` with a message that says what to do.
+    """
+    import torch
+
+    from helpers import data
+    from helpers.board import BoardError
+    from helpers.session import SettingError, fast_mode, pick_device
+
+    setting = data.source_setting()
+    fast = fast_mode()
+    device, _ = pick_device()
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SettingError("TORCHNN_DEVICE asks for CUDA, but no CUDA device is available; "
+                           "unset TORCHNN_DEVICE or set it to cpu.")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                     and torch.backends.mps.is_available()):
+        raise SettingError("TORCHNN_DEVICE asks for MPS, but no Apple GPU is available; "
+                           "unset TORCHNN_DEVICE or set it to cpu.")
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test"):
+                pass
+        except OSError as err:
+            raise BoardError(
+                f"cannot write to {out_dir} ({err.strerror or err}). Make {paths.runs_dir()} "
+                f"writable or point TORCHNN_RUNS_DIR at a folder you can write to."
+            ) from None
+    choice = data.choose_source(setting)
+    if setting == "cifar10":  # every notebook needs it: download / check it once, here
+        data.prepare_cifar10(paths.data_dir())
+    return (f"data {choice.source} ({choice.reason}), fast mode {'on' if fast else 'off'}, "
+            f"device {device}, runs in {paths.runs_dir()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path,
@@ -150,26 +294,47 @@ def main(argv: list[str] | None = None) -> int:
                         help="write outputs back into the notebooks (make notebooks)")
     args = parser.parse_args(argv)
 
+    from helpers.board import BoardError
+    from helpers.data import DataError
+    from helpers.session import SettingError
+
     notebooks = args.notebooks or sorted(paths.notebooks_dir().glob("*.ipynb"))
-    out_dir = paths.runs_dir() / "notebooks"
+    missing = [str(p) for p in notebooks if not Path(p).is_file()]
+    if missing:
+        print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_SETUP
+    out_dir = None if args.in_place else paths.runs_dir() / "notebooks"
     if not notebooks:
         print(f"no notebooks in {paths.notebooks_dir()}: nothing to run.")
         return 0
+    # SIGTERM (a closed terminal, `kill`) cleans up like Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     start = time.perf_counter()
     try:
+        print(f"settings: {preflight(out_dir)}", flush=True)
         results = run_all([p.resolve() for p in notebooks], out_dir, args.in_place)
+    except (SettingError, DataError, BoardError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_SETUP
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     print()
     print_table(results)
+    print_tags(results)
     total = time.perf_counter() - start
     failed = [r.name for r in results if not r.ok]
     where = "notebooks/ (in place)" if args.in_place else out_dir
     print(f"\n{len(results)} notebooks in {total:.1f} s, {len(failed)} failed; executed copies "
           f"in {where}.")
-    print("Look at the results: `make tensorboard` (TensorBoard on runs/) and `make lab` "
-          "(JupyterLab on notebooks/).")
-    return 1 if failed else 0
+    print("Look at the results: `make tensorboard` (TensorBoard on runs/, "
+          "http://127.0.0.1:6006) and `make lab` (JupyterLab on notebooks/).")
+    if failed:
+        print("Something off with the setup itself? `make doctor` checks it.")
+    return EXIT_FAILED if failed else 0
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import http.server
 import io
+import os
 import pickle
 import socket
 import tarfile
@@ -114,20 +115,48 @@ def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
+NOTEBOOK_WAIT = 1800  # seconds a test waits for another xdist worker's nbval run of a notebook
+
+
 @pytest.fixture(scope="session")
-def notebook_runs() -> Path:
+def notebook_runs(request) -> Path:
     """The runs folder holding every lesson's TensorBoard runs from this test session.
 
     ``make test`` runs nbval on the notebooks first (``testpaths`` order), and nbval's kernels
-    write into this session's private runs folder. A notebook whose topic folder is missing
-    (e.g. when only ``tests/`` was selected) is executed here with the runner's code.
+    write into this session's private runs folder; the root conftest marks each notebook done
+    when nbval has run its last cell. For each lesson notebook, this fixture
+
+    - uses nbval's runs once it is done;
+    - waits for that, under pytest-xdist, while another worker's nbval is executing it;
+    - executes it here with the runner's code when nbval is not going to (only ``tests/`` was
+      selected), under a per-notebook lock, so two workers never execute the same notebook
+      into the same runs folder at once.
     """
+    import fcntl
+    import time
+
     from helpers import paths, runner
 
     root = paths.runs_dir()
+    done_dir = Path(os.environ["TORCHNN_TEST_DIR"]) / "notebooks-done"
+    done_dir.mkdir(parents=True, exist_ok=True)
+    by_nbval = {Path(item.nodeid.split("::")[0]).stem for item in request.session.items
+                if item.nodeid.split("::")[0].endswith(".ipynb")}
+    in_worker = hasattr(request.config, "workerinput")
     for notebook in sorted(paths.notebooks_dir().glob("*.ipynb")):
-        topic = runner.topic_of(notebook)
-        if topic and not (root / topic).is_dir():
-            nb, err = runner.execute(notebook)
-            assert err is None, runner.describe_failure(nb, err)
+        name, done = notebook.stem, done_dir / notebook.stem
+        if not runner.topic_of(notebook) or done.exists():
+            continue
+        if name in by_nbval and in_worker:  # another worker's nbval has it, or had it
+            deadline = time.monotonic() + NOTEBOOK_WAIT
+            while not done.exists():
+                assert time.monotonic() < deadline, f"nbval did not finish {notebook.name}"
+                time.sleep(1)
+            continue
+        with open(done_dir / f".{name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not done.exists():
+                nb, err = runner.execute(notebook)
+                assert err is None, runner.describe_failure(nb, err)
+                done.touch()
     return root

@@ -83,3 +83,86 @@ def test_log_graph_is_quiet(tmp_path, recwarn):
 def test_reading_a_missing_run(tmp_path):
     with pytest.raises(board.BoardError, match="no TensorBoard run"):
         board.read_run(tmp_path / "nope")
+
+
+def test_unknown_topics_are_refused_and_nothing_is_created(tmp_path):
+    with pytest.raises(board.BoardError) as err:
+        board.open_writer("convd2", root=tmp_path)
+    assert "convd2" in str(err.value) and "conv2d" in str(err.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_replacing_never_leaves_the_runs_own_folder(tmp_path):
+    """Re-running replaces <topic>/<run> and nothing else: not other topics, not files
+    beside the runs, not what a learner logged under runs/ with a plain SummaryWriter."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(tmp_path / "my-experiment" / "main")) as mine:
+        mine.add_scalar("loss", 1.0, 0)
+    (tmp_path / "bench.json").write_text("{}")
+    (tmp_path / "conv2d").mkdir()
+    (tmp_path / "conv2d" / "notes.txt").write_text("mine")
+    before = {p for p in tmp_path.rglob("*") if p.is_file()}
+    write_steps(tmp_path, range(3))
+    write_steps(tmp_path, range(3))
+    after = {p for p in tmp_path.rglob("*") if p.is_file()}
+    run = tmp_path / "conv2d" / "main"
+    assert before <= after
+    assert {p for p in after - before if run not in p.parents} == {
+        tmp_path / "conv2d" / ".main.lock"}
+
+
+def test_reopening_in_the_same_process_closes_the_earlier_writer(tmp_path):
+    """Re-running a notebook cell that opens a writer without closing it: no deadlock, the
+    earlier writer is closed, the run holds the new steps once."""
+    first = board.open_writer("conv2d", root=tmp_path)
+    first.add_scalar("loss", 9.0, 0)
+    second = board.open_writer("conv2d", root=tmp_path, wait=2)
+    assert first.all_writers is None  # closed
+    second.add_scalar("loss", 1.0, 0)
+    second.close()
+    run = tmp_path / "conv2d" / "main"
+    assert board.read_scalars(run, "loss") == [(0, 1.0)]
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from helpers import board
+root, ready = sys.argv[1], Path(sys.argv[2])
+with board.open_writer("conv2d", root=root) as writer:
+    ready.write_text("open")
+    for step in range(5):
+        writer.add_scalar("loss", 100.0 + step, step)
+        writer.flush()
+        time.sleep(0.4)
+"""
+
+
+def test_two_processes_writing_one_run_take_turns(tmp_path):
+    """Another process writing the run: we wait for it to close, then replace its run whole.
+    A reader in the meantime waits too and sees a complete run. Too long: a clear error."""
+    import subprocess
+    import sys
+    import time
+
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path), str(ready)])
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "holder did not start"
+            time.sleep(0.05)
+        with pytest.raises(board.BoardError) as err:
+            board.open_writer("conv2d", root=tmp_path, wait=0.3)
+        assert f"being written by another process (pid {holder.pid})" in str(err.value)
+        run = tmp_path / "conv2d" / "main"
+        # the read waited for the writer to finish: it sees every step, not the first one
+        assert board.read_scalars(run, "loss") == [(s, 100.0 + s) for s in range(5)]
+        write_steps(tmp_path, range(3))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert board.read_scalars(run, "loss") == [(0, 0.0), (1, 1.0), (2, 2.0)]
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1

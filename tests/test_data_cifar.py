@@ -113,12 +113,22 @@ def test_auto_falls_back_to_synthetic_quickly_when_offline(tmp_path, closed_port
 
 def test_auto_falls_back_when_the_probe_hangs(tmp_path, fake_cifar, fresh_choices, monkeypatch):
     """A DNS lookup that never returns is cut off by the probe's own timeout."""
+    import threading
     import urllib.request
 
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: time.sleep(30))
+    released = threading.Event()
+
+    def hang(*args, **kwargs):
+        released.wait(30)
+        raise OSError("the lookup was abandoned")  # what the probe thread ends with
+
+    monkeypatch.setattr(urllib.request, "urlopen", hang)
     start = time.perf_counter()
-    choice = data.choose_source("auto", tmp_path, fake_cifar.spec("http://example.invalid/x"),
-                                timeout=0.5)
+    try:
+        choice = data.choose_source("auto", tmp_path, fake_cifar.spec("http://example.invalid/x"),
+                                    timeout=0.5)
+    finally:
+        released.set()
     assert time.perf_counter() - start < 2
     assert choice.source == "synthetic" and "no answer within 0.5 s" in choice.reason
 

@@ -1,8 +1,10 @@
 """The notebook runner behind `make run` / `make notebooks`, on two tiny notebooks."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import nbformat
 import pytest
@@ -70,3 +72,100 @@ def test_an_empty_notebooks_folder_is_fine(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(runner.paths, "notebooks_dir", lambda: tmp_path)
     assert runner.main([]) == 0
     assert "nothing to run" in capsys.readouterr().out
+
+
+SLOW = [
+    "import os, time\nfrom pathlib import Path",
+    "Path(os.environ['SLOW_MARKER']).write_text(str(os.getpid()))\n"
+    "for _ in range(3000):\n    time.sleep(0.1)",
+]
+
+
+def _gone(pid: int, within: float = 20.0) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["make-run", "make-notebooks"])
+def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_place):
+    """Ctrl-C (SIGINT to the runner's process group) while the second notebook executes: the
+    first is saved complete, the second is not saved (its old copy or source is intact), no
+    temporary file is left, the kernel is gone, and the exit status is 130."""
+    good, _, _, _ = two_notebooks
+    slow = good.parent / "03_slow.ipynb"
+    slow_bytes = make_notebook(slow, SLOW)
+    out = tmp_path / "runs" / "notebooks"
+    out.mkdir(parents=True)
+    (out / slow.name).write_text("an old executed copy")
+    marker = tmp_path / "kernel-pid"
+    env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"), SLOW_MARKER=str(marker))
+    args = ["--in-place"] * in_place + [str(good), str(slow)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers.runner", *args], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, process_group=0,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, output
+    assert "interrupted: 03_slow.ipynb was stopped and not saved" in output
+    assert _gone(int(marker.read_text())), "the kernel survived the interrupt"
+    done = good if in_place else out / good.name
+    assert nbformat.read(done, as_version=4).cells[2].outputs[0]["text"] == "42\n"
+    assert slow.read_bytes() == slow_bytes
+    assert (out / slow.name).read_text() == "an old executed copy"
+    assert not [p.name for p in [*good.parent.iterdir(), *out.iterdir()]
+                if p.name.endswith(".tmp")]
+
+
+def test_write_atomic_interrupted_mid_write_keeps_the_old_file(tmp_path, monkeypatch):
+    import nbformat as nbf
+
+    from helpers import runner
+
+    dest = tmp_path / "lesson.ipynb"
+    dest.write_text("old")
+
+    def interrupted(nb, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nbf, "writes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.write_atomic(new_notebook(), dest)
+    assert dest.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == [dest.name]
+
+
+def test_settings_and_unreadable_notebooks_give_one_line(tmp_path, two_notebooks):
+    """A bad setting stops `make run` before any kernel starts, with one line; a notebook that
+    is not JSON fails alone, named, and the others run."""
+    good, _, _, _ = two_notebooks
+    env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"), TORCHNN_DATA="cifar100")
+    result = subprocess.run([sys.executable, "-m", "helpers.runner", str(good)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: TORCHNN_DATA='cifar100' is not a data source; use "
+                                     "one of: auto, cifar10, synthetic.")
+    assert "running" not in result.stdout
+
+    broken = good.parent / "00_broken.ipynb"
+    broken.write_text('{"cells": [')
+    result = run([broken], tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "RuntimeError: cannot read 00_broken.ipynb as a notebook" in result.stdout

@@ -1,0 +1,118 @@
+"""`make doctor`: every line ok or problem with what to do; exit status 1 on a problem."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import doctor
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def no_network_probe(monkeypatch, fresh_choices):
+    """`auto` decides without waiting for the real CIFAR-10 host."""
+    from helpers import data
+
+    monkeypatch.setattr(data, "_probe", lambda url, timeout: "no network in the tests")
+    monkeypatch.setattr(doctor, "_port_in_use", lambda port: False)  # a shared machine
+
+
+def test_a_healthy_setup_is_all_ok(capsys, no_network_probe):
+    assert doctor.main([]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines()[1:] if line.strip()]
+    assert all(line.startswith("ok ") for line in lines[:-1]), out
+    assert "All good" in lines[-1]
+    for expected in ("Python 3.", "torch ", "device: cpu", "auto would pick synthetic",
+                     "data/:", "runs/:", "kernel: JupyterLab's python3 kernel",
+                     "imports helpers from " + str(ROOT / "helpers")):
+        assert expected in out, expected
+
+
+def test_bad_settings_are_problems_that_say_what_to_do(monkeypatch, capsys, no_network_probe):
+    monkeypatch.setenv("TORCHNN_DATA", "cifar100")
+    monkeypatch.setenv("TORCHNN_FAST", "maybe")
+    lines, _ = doctor.check_settings()
+    assert not lines[0].ok
+    assert "auto, cifar10, synthetic" in lines[0].fix and "use 1 (fast) or 0" in lines[0].fix
+    monkeypatch.setenv("TORCHNN_DATA", "cifar10")
+    source = doctor.check_data_source()
+    assert not source[-1].ok and "TORCHNN_DATA=synthetic" in source[-1].fix
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA device is here")
+def test_forcing_a_missing_gpu_is_a_problem(monkeypatch):
+    monkeypatch.setenv("TORCHNN_DEVICE", "cuda")
+    lines, _ = doctor.check_settings()
+    assert not lines[-1].ok and "unset TORCHNN_DEVICE" in lines[-1].fix
+
+
+def test_data_and_runs_folders_are_described(tmp_path, monkeypatch, fake_cifar):
+    from helpers import board, data
+
+    spec = fake_cifar.spec("http://127.0.0.1:9/x")
+    monkeypatch.setattr(data, "CIFAR10", spec)
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / spec.archive).write_bytes(fake_cifar.archive_bytes[:-10])
+    (root / "cifar-10-python.tar.gz.part").write_bytes(b"x")
+    monkeypatch.setenv("TORCHNN_DATA_DIR", str(root))
+    lines = doctor.check_data_dir(needs_cifar=True)
+    bad = [line for line in lines if not line.ok]
+    assert len(bad) == 1 and str(root / spec.archive) in bad[0].text
+    assert "delete it and run again" in bad[0].fix
+    assert any("leftovers of an interrupted download" in line.text for line in lines)
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("TORCHNN_RUNS_DIR", str(runs))
+    assert doctor.check_runs_dir()[0].ok and "does not exist yet" in doctor.check_runs_dir()[0].text
+    with board.open_writer("conv2d", root=runs) as writer:
+        writer.add_scalar("x", 1.0, 0)
+        (runs / "mine").mkdir()
+        text = " | ".join(line.text for line in doctor.check_runs_dir())
+    assert "conv2d (1)" in text and "being written right now: conv2d/main" in text
+    assert "other folders, not the lessons' (left alone): mine" in text
+
+
+def test_a_kernel_that_cannot_import_helpers_is_a_problem(tmp_path, monkeypatch, capsys,
+                                                          no_network_probe):
+    """A `python3` kernel spec that Jupyter finds first and that starts another Python (here
+    one that fails the way a Python without helpers does): named, with the fix."""
+    other = tmp_path / "other-python"
+    other.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'helpers'\" >&2\n"
+                     "exit 1\n")
+    other.chmod(0o755)
+    spec_dir = tmp_path / "share" / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [str(other), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    assert doctor.main([]) == 1
+    out = capsys.readouterr().out
+    assert (f"problem  kernel: JupyterLab's python3 kernel ({other}) cannot import helpers: "
+            f"ModuleNotFoundError: No module named 'helpers'") in out
+    assert "ipykernel install --sys-prefix" in out and "1 problem:" in out
+
+
+def test_make_doctor_without_a_venv_says_what_to_do(tmp_path):
+    result = subprocess.run(["make", "-s", "doctor", f"PY={tmp_path}/none/bin/python"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, MAKEFLAGS=""))
+    assert result.returncode != 0
+    assert "problem  no .venv yet -> run `make setup`" in result.stdout
+
+
+def test_make_lab_and_tensorboard_bind_localhost_and_keep_the_token():
+    result = subprocess.run(["make", "-n", "lab", "tensorboard"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    lab, board_cmd = [line for line in result.stdout.splitlines()
+                      if "jupyter lab" in line or "tensorboard --logdir" in line]
+    assert "--ServerApp.ip=127.0.0.1" in lab and "token" not in lab.lower()
+    assert "--host 127.0.0.1" in board_cmd and "--bind_all" not in board_cmd
