@@ -34,7 +34,7 @@ from pathlib import Path
 from helpers import paths
 
 KERNEL = "python3"  # the name stored in the notebooks' metadata
-CELL_TIMEOUT = 600
+FAST_CELL_TIMEOUT = 600  # seconds per cell under TORCHNN_FAST=1, where every cell is short
 EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 130
 
 
@@ -76,11 +76,21 @@ def _kernel_manager_class():
     return ProjectKernelManager
 
 
-def execute(path: Path, timeout: int = CELL_TIMEOUT):
+def cell_timeout() -> int | None:
+    """Seconds a cell may take: bounded in fast mode (CI), unbounded for full-size lessons,
+    whose training cells take many minutes on a CPU (Ctrl-C stops a run that hangs)."""
+    from helpers.session import fast_mode
+
+    return FAST_CELL_TIMEOUT if fast_mode() else None
+
+
+def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = None):
     """Run one notebook top to bottom in a fresh kernel started in its folder.
 
     Returns ``(notebook, error)``: the executed notebook (outputs up to the failing cell if
-    one failed) and ``None`` or the exception that stopped it. The notebook runs in a worker
+    one failed) and ``None`` or the exception that stopped it. ``timeout`` bounds each cell
+    (default: :func:`cell_timeout`). The kernel process's own output (not the cells': they
+    are in the notebook) goes to ``kernel_log`` if given. The notebook runs in a worker
     thread, so Ctrl-C reaches this thread as ``KeyboardInterrupt``: the kernel (its whole
     process group) is killed and the interrupt re-raised; nothing is returned or written.
     """
@@ -95,17 +105,22 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT):
         return None, RuntimeError(f"cannot read {path.name} as a notebook: {summary}")
     client = NotebookClient(
         nb,
-        timeout=timeout,
+        timeout=cell_timeout() if timeout is None else timeout,
         kernel_name=KERNEL,
         kernel_manager_class=_kernel_manager_class(),
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
     )
     outcome: list[BaseException | None] = []
+    log = None
+    if kernel_log is not None:
+        with contextlib.suppress(OSError):
+            kernel_log.parent.mkdir(parents=True, exist_ok=True)
+            log = open(kernel_log, "w")  # noqa: SIM115 (closed below)
 
     def work() -> None:
         try:
-            client.execute()
+            client.execute(**({"stdout": log, "stderr": log} if log else {}))
         except BaseException as err:  # a cell error, a timeout or a dead kernel: report, go on
             outcome.append(err)
         else:
@@ -122,6 +137,9 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT):
         _kill_kernel(client)
         worker.join(10)
         raise
+    finally:
+        if log is not None:
+            log.close()
     return nb, outcome[0] if outcome else RuntimeError("the notebook did not finish")
 
 
@@ -176,7 +194,10 @@ def describe_failure(nb, err: BaseException) -> str:
         o.get("output_type") == "error" for o in c.get("outputs", []))]
     lines = failed[0].source.splitlines()[:8] if failed else []
     source = "\n".join("    | " + line for line in lines)
-    name, value = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+    name = getattr(err, "ename", type(err).__name__)
+    value = getattr(err, "evalue", None)
+    if value is None:  # nbclient's own errors (a timeout, a dead kernel) quote whole cells
+        value = (str(err).strip().splitlines() or [""])[0]
     return f"{source}\n    {name}: {value}".strip("\n")
 
 
@@ -188,9 +209,11 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool) -> list
         print(f"running {path.name} ...", flush=True)
         start_wall = time.time()
         start = time.perf_counter()
+        log = runs_root / "notebooks" / f".{path.stem}.kernel.log"
         try:
-            nb, err = execute(path)
+            nb, err = execute(path, kernel_log=log)
         except KeyboardInterrupt:
+            log.unlink(missing_ok=True)
             print(f"\ninterrupted: {path.name} was stopped and not saved; the notebooks saved "
                   f"before it are complete.", flush=True)
             raise
@@ -207,6 +230,9 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool) -> list
         runs = runs_written_since(runs_root, start_wall - 1, topic_of(path))
         results.append(Result(path.name, seconds, ok, runs, "\n".join(filter(None, [error,
                                                                                     saved]))))
+        kept = _keep_kernel_log(log, failed=not ok)
+        if kept:
+            results[-1].error += f"\n    (the kernel's own output: {kept})"
         if not ok:
             last = results[-1].error.splitlines()[-1].strip()
             if last in seen_errors:
@@ -216,6 +242,22 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool) -> list
                 seen_errors[last] = path.name
                 print(f"  FAILED after {seconds:.1f} s:\n{results[-1].error}", flush=True)
     return results
+
+
+def _keep_kernel_log(log: Path, failed: bool) -> Path | None:
+    """Keep a failed notebook's kernel log as ``<name>.kernel.log`` if it says more than
+    ipykernel's start-up notice; delete it otherwise. Returns the kept path."""
+    try:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        noise = "Kernel is running over TCP without encryption"
+        if failed and any(line.strip() and noise not in line for line in text.splitlines()):
+            kept = log.with_name(log.name[1:])
+            log.replace(kept)
+            return kept
+        log.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return None
 
 
 def print_table(results: list[Result]) -> None:

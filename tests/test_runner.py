@@ -15,7 +15,8 @@ GOOD = [
     "with open_writer('module', 'tiny') as w:\n    w.add_scalar('x', 1.0, 0)",
     "print(6 * 7)",
 ]
-BAD = ["x = 1", "raise ValueError('this lesson is broken')", "print('never')"]
+BAD = ["get_ipython().kernel.log.error('a low-level detail')",
+       "raise ValueError('this lesson is broken')", "print('never')"]
 
 
 def make_notebook(path, cells):
@@ -54,6 +55,11 @@ def test_failure_is_reported_others_still_run_sources_untouched(tmp_path, two_no
     executed = nbformat.read(tmp_path / "runs" / "notebooks" / "01_good.ipynb", as_version=4)
     assert executed.cells[2].outputs[0]["text"] == "42\n"
     assert (tmp_path / "runs" / "notebooks" / "02_bad.ipynb").exists()
+    # The kernel process's own output (not a cell's) is kept for the failed notebook only.
+    log = tmp_path / "runs" / "notebooks" / "02_bad.kernel.log"
+    assert f"(the kernel's own output: {log})" in out and "a low-level detail" in log.read_text()
+    assert sorted(p.name for p in log.parent.iterdir()) == [
+        "01_good.ipynb", "02_bad.ipynb", "02_bad.kernel.log"]
     assert good.read_bytes() == good_bytes and bad.read_bytes() == bad_bytes
 
 
@@ -169,3 +175,13 @@ def test_settings_and_unreadable_notebooks_give_one_line(tmp_path, two_notebooks
     result = run([broken], tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
     assert "RuntimeError: cannot read 00_broken.ipynb as a notebook" in result.stdout
+
+
+def test_full_size_lessons_have_no_cell_time_limit(monkeypatch):
+    """Full-size training cells take many minutes on a CPU: only CI's fast mode bounds them."""
+    from helpers import runner
+
+    monkeypatch.setenv("TORCHNN_FAST", "1")
+    assert runner.cell_timeout() == runner.FAST_CELL_TIMEOUT
+    monkeypatch.setenv("TORCHNN_FAST", "0")
+    assert runner.cell_timeout() is None
