@@ -322,8 +322,13 @@ def preflight(out_dir: Path | None) -> str:
                 f"writable or point TORCHNN_RUNS_DIR at a folder you can write to."
             ) from None
     choice = data.choose_source(setting)
-    if setting == "cifar10":  # every notebook needs it: download / check it once, here
-        data.prepare_cifar10(paths.data_dir())
+    if choice.source == "cifar10":  # every notebook needs it: download / check it once, here
+        try:
+            data.prepare_cifar10(paths.data_dir())
+        except data.DataError as err:
+            if not choice.will_download:  # cifar10 asked for, or a broken copy in data/
+                raise
+            print(f"auto: {err} The notebooks use the synthetic set.", flush=True)
     return (f"data {choice.source} ({choice.reason}), fast mode {'on' if fast else 'off'}, "
             f"device {device}, runs in {paths.runs_dir()}")
 

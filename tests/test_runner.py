@@ -185,3 +185,35 @@ def test_full_size_lessons_have_no_cell_time_limit(monkeypatch):
     assert runner.cell_timeout() == runner.FAST_CELL_TIMEOUT
     monkeypatch.setenv("TORCHNN_FAST", "0")
     assert runner.cell_timeout() is None
+
+
+def test_cifar10_problems_are_found_once_before_any_notebook(tmp_path, monkeypatch, capsys,
+                                                            fresh_choices):
+    """`auto` finding a broken archive in data/ stops `make run` with one line (every notebook
+    would fail on it); `auto` that could reach the host but not download says so and goes on
+    with the synthetic set, as the notebooks will."""
+    from helpers import data, runner
+
+    monkeypatch.setenv("TORCHNN_DATA", "auto")
+    monkeypatch.setenv("TORCHNN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TORCHNN_RUNS_DIR", str(tmp_path / "runs"))
+    (tmp_path / "data").mkdir()
+    archive = tmp_path / "data" / data.CIFAR10.archive
+    archive.write_bytes(b"not an archive")
+    notebook = tmp_path / "01_x.ipynb"
+    make_notebook(notebook, ["print(1)"])
+    assert runner.main([str(notebook)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {archive} is incomplete or corrupt (its MD5 sum is wrong). Delete it "
+                   f"and run again to download a fresh copy, or replace it with a good copy of "
+                   f"{data.CIFAR10.url}.\n")
+    assert archive.read_bytes() == b"not an archive"
+
+    archive.unlink()
+    data._choices.clear()
+    monkeypatch.setattr(data, "_probe", lambda url, timeout: None)  # the host seems reachable
+    monkeypatch.setattr(data, "download", lambda *a, **k: (_ for _ in ()).throw(
+        data.DataError("could not download it (a test).")))
+    assert "data cifar10" in runner.preflight(None)
+    assert capsys.readouterr().out == ("auto: could not download it (a test). The notebooks "
+                                       "use the synthetic set.\n")
