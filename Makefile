@@ -48,5 +48,9 @@ doctor:
 notebooks: setup
 	TORCHNN_DATA=synthetic TORCHNN_FAST=1 $(PY) -m helpers.runner --in-place
 
+# Training speed: the source's loop, the lessons' loop and the ceiling; writes runs/bench.json.
+bench: setup
+	$(PY) -m benchmarks.bench
+
 clean:
 	rm -rf runs/notebooks

@@ -552,12 +552,14 @@ class InMemoryLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
-        order = torch.randperm(n, generator=self._generator) if self.shuffle else None
+        order = None
+        if self.shuffle:  # a new order every epoch, moved to the device once, not per batch
+            order = torch.randperm(n, generator=self._generator).to(self.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             if order is None:
                 rows = slice(start, min(start + self.batch_size, n))
             else:
-                rows = order[start:start + self.batch_size].to(self.device)
+                rows = order[start:start + self.batch_size]
             x = self.images[rows].float().div_(255)
             if self.normalize:
                 x = x.sub_(self._mean).div_(self._std)

@@ -57,6 +57,11 @@ def topic_of(notebook: Path) -> str | None:
 def _kernel_manager_class():
     """An ``AsyncKernelManager`` whose kernel is always this Python (like nbval's current-env).
 
+    Its kernels get ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set: torch's idle
+    OpenMP threads then sleep instead of spinning. On a busy 2-core machine that made
+    ``make run`` about 20% faster and the optimizer notebook twice as fast (README "Speed");
+    it changes no result.
+
     Jupyter would look ``python3`` up among the registered kernel specs, where a user's own
     (``~/.local/share/jupyter/kernels/python3``) can point at another Python without
     ``helpers``; ``make doctor`` reports that case for JupyterLab.
@@ -71,6 +76,7 @@ def _kernel_manager_class():
                 argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                 display_name="Python 3 (torch.nn notebooks)", language="python",
                 resource_dir=str(paths.project_root()),
+                env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
             )
 
     return ProjectKernelManager

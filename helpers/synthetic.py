@@ -56,11 +56,18 @@ def generate_chunk(seed: int, split: str, chunk: int) -> tuple[np.ndarray, np.nd
     angle = per_image(0.0, 2 * np.pi)
     strength = per_image(0.0, 0.25)
     ramp = (np.cos(angle) * (x - 15.5) + np.sin(angle) * (y - 15.5)) / 32.0 * strength
-    images = background[:, None, None, :] + ramp[..., None]
-    np.copyto(images, foreground[:, None, None, :], where=masks[..., None])
-    images += per_image(0.0, 0.12)[..., None] * rng.standard_normal((n, SIZE, SIZE, 1), np.float32)
-    images = np.clip(images * 255 + 0.5, 0, 255)
-    return images.astype(np.uint8), labels.astype(np.int64)
+    # Drawn channels-first, (n, 3, 32, 32), so every step runs over whole rows of pixels, then
+    # stored as (n, 32, 32, 3) like CIFAR-10. Each pixel gets the same float32 operations.
+    images = background[:, :, None, None] + ramp[:, None]
+    np.copyto(images, foreground[:, :, None, None], where=masks[:, None])
+    noise = per_image(0.0, 0.12)[..., None] * rng.standard_normal((n, SIZE, SIZE, 1), np.float32)
+    images += noise.reshape(n, 1, SIZE, SIZE)  # the same noise in every channel
+    images *= 255
+    images += 0.5
+    np.clip(images, 0, 255, out=images)
+    pixels = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
+    pixels[...] = images.transpose(0, 2, 3, 1)  # float -> uint8 drops the fraction, like astype
+    return pixels, labels.astype(np.int64)
 
 
 def _shape_masks(labels, dx, dy, r, period, phase) -> np.ndarray:

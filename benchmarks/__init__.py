@@ -1,0 +1,1 @@
+"""Measurements: ``python -m benchmarks.bench``, ``benchmarks/synthetic_accuracy.py``."""
