@@ -109,6 +109,12 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
     except Exception as err:  # not JSON, not a notebook, unreadable: report, go on
         summary = str(err).splitlines()[0] if str(err) else type(err).__name__
         return None, RuntimeError(f"cannot read {path.name} as a notebook: {summary}")
+    code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
+
+    def show_progress(cell, cell_index):  # in a terminal: which cell a long lesson is in
+        done = sum(c.cell_type == "code" for c in nb.cells[:cell_index])
+        print(f"\r  cell {done + 1}/{code_cells} ", end="", flush=True)
+
     client = NotebookClient(
         nb,
         timeout=cell_timeout() if timeout is None else timeout,
@@ -116,6 +122,7 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
         kernel_manager_class=_kernel_manager_class(),
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
+        on_cell_start=show_progress if sys.stdout.isatty() else None,
     )
     outcome: list[BaseException | None] = []
     log = None
@@ -146,6 +153,8 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
     finally:
         if log is not None:
             log.close()
+        if sys.stdout.isatty():
+            print("\r" + " " * 20 + "\r", end="", flush=True)
     return nb, outcome[0] if outcome else RuntimeError("the notebook did not finish")
 
 
