@@ -26,23 +26,25 @@ ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534
 
 
-def python(code: str, *args, env=None, timeout=300, **kwargs):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **(env or {})), **kwargs)
-
-
 # --------------------------------------------------------------------------------------------
 # Read-only and missing folders
 
 
-@pytest.fixture
-def unprivileged(tmp_path):
-    """``(run, base)``: ``run(code, *args, env=...)`` runs Python as a user who cannot write to
-    folders owned by root; ``base`` is a world-readable scratch folder owned by root.
+def _set_writable(paths, writable: bool) -> None:
+    for path in paths:
+        for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+            mode = item.stat().st_mode & 0o777
+            item.chmod(mode | 0o200 if writable else mode & ~0o222)
 
-    We may be root, for whom a read-only mode means nothing; then the code runs as ``nobody``
-    through ``setpriv``. As another user, ``chmod`` alone makes a folder read-only.
+
+@pytest.fixture
+def unprivileged():
+    """``(run, base, protect)``: ``run(code, *args, env=...)`` runs Python as a user who cannot
+    write what ``protect(*paths)`` protected; ``base`` is a world-readable scratch folder.
+
+    We may be root, for whom a read-only mode means nothing: then the code runs as ``nobody``
+    (through ``setpriv``) and everything we create is already out of its reach. As another
+    user, ``protect`` takes the write bits away.
     """
     base = Path(tempfile.mkdtemp(prefix="torchnn-ro-"))
     base.chmod(0o755)
@@ -50,20 +52,19 @@ def unprivileged(tmp_path):
     home.mkdir()
     home.chmod(0o777)
     env_base = {"HOME": str(home), "MPLCONFIGDIR": str(home / "mpl")}
-    if os.geteuid() != 0:
-        yield (lambda code, *args, env=None: python(code, *args, env={**env_base, **(env or {})}),
-               base)
-        shutil.rmtree(base, ignore_errors=True)
-        return
-    if not shutil.which("setpriv"):
-        shutil.rmtree(base)
-        pytest.skip("running as root without setpriv: no way to make a folder read-only for us")
-    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    probe = subprocess.run([*prefix, sys.executable, "-c", f"open('{base}/x', 'w')"],
-                           capture_output=True, text=True)
-    if probe.returncode == 0 or "PermissionError" not in probe.stderr:
-        shutil.rmtree(base)
-        pytest.skip(f"setpriv cannot drop root here: {probe.stderr.strip()[-200:]}")
+    protected = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            shutil.rmtree(base)
+            pytest.skip("running as root without setpriv: cannot make a folder read-only for us")
+        prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        probe = subprocess.run([*prefix, sys.executable, "-c", f"open('{base}/x', 'w')"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 or "PermissionError" not in probe.stderr:
+            shutil.rmtree(base)
+            pytest.skip(f"setpriv cannot drop root here: {probe.stderr.strip()[-200:]}")
+    else:
+        prefix = []
 
     def run(code, *args, env=None):
         return subprocess.run(
@@ -71,7 +72,17 @@ def unprivileged(tmp_path):
             capture_output=True, text=True, timeout=300, cwd=base,
             env=dict(os.environ, **env_base, **(env or {})))
 
-    yield run, base
+    def protect(*paths):
+        for path in paths:
+            for item in [path, *path.rglob("*")]:
+                if item.is_dir():
+                    item.chmod(0o755)
+            if os.geteuid() != 0:
+                _set_writable([path], False)
+                protected.append(path)
+
+    yield run, base, protect
+    _set_writable(protected, True)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -121,20 +132,14 @@ def test_read_only_folders_give_one_clear_message(unprivileged):
 
     from helpers import board
 
-    run, base = unprivileged
+    run, base, protect = unprivileged
     (base / "runs").mkdir()
     with board.open_writer("conv2d", root=base / "old-runs") as writer:
         writer.add_scalar("loss", 1.0, 0)
     (base / "data").mkdir()
     nbformat.write(new_notebook(cells=[new_code_cell("print(1)")]), base / "tiny.ipynb")
-    for folder in base.rglob("*"):
-        if folder.is_dir() and folder.name != "home" and "home" not in folder.parts:
-            folder.chmod(0o755)
     before = files_under(base / "old-runs")
-    if os.geteuid() != 0:
-        for folder in [base / "runs", base / "data", *(base / "old-runs").rglob("*")]:
-            if folder.is_dir():
-                folder.chmod(0o555)
+    protect(base / "runs", base / "data", base / "old-runs")
     done = run(READ_ONLY_CHECKS, base, env={"TORCHNN_RUNS_DIR": str(base / "runs"),
                                             "TORCHNN_DATA_DIR": str(base / "data"),
                                             "TORCHNN_DATA": "synthetic"})
