@@ -1,9 +1,10 @@
 """The training loop, written once: ``train_one_epoch``, ``evaluate`` and ``fit``.
 
 Every function takes what it needs (model, loader, optimizer, device, writer) as arguments.
-Losses are kept as Python floats (``loss.item()``), never as tensors, so no computation graph
-outlives its batch. Batches are moved to ``device`` here; a loader whose tensors already live
-there (``InMemoryLoader(device=...)``) costs nothing to move.
+A running loss is summed from ``loss.detach()`` (or kept as ``loss.item()``), never from
+``loss`` itself, so no computation graph outlives its batch. Batches are moved to ``device``
+here; a loader whose tensors already live there (``InMemoryLoader(device=...)``) costs
+nothing to move.
 """
 
 from __future__ import annotations
@@ -45,23 +46,29 @@ def progress(iterable: Iterable, enabled: bool | None = None, **kwargs):
 def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
                     optimizer: torch.optim.Optimizer, device: torch.device | str,
                     show_progress: bool | None = None, desc: str = "train") -> float:
-    """One pass over ``loader`` (batches ``(X (N, C, H, W), y (N,))``); mean loss per image."""
+    """One pass over ``loader`` (batches ``(X (N, C, H, W), y (N,))``); mean loss per image.
+
+    The running total is ``loss.detach()`` summed on the device: like ``loss.item()`` it keeps
+    no graph alive, and on a GPU it does not make the CPU wait for every batch to finish
+    before queueing the next. One ``.item()`` at the end turns it into a Python float.
+    """
     model.train()
-    total, count = 0.0, 0
+    total = torch.zeros((), device=device)
+    count = 0
     bar = progress(loader, show_progress, desc=desc, leave=False)
     has_bar = bar is not loader
-    for X, y in bar:
+    for step, (X, y) in enumerate(bar):
         X = X.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
         loss = loss_fn(model(X), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(y)
+        total += loss.detach() * len(y)
         count += len(y)
-        if has_bar:
-            bar.set_postfix(loss=f"{total / count:.3f}", refresh=False)
-    return total / max(count, 1)
+        if has_bar and step % 10 == 0:
+            bar.set_postfix(loss=f"{total.item() / count:.3f}", refresh=False)
+    return total.item() / max(count, 1)
 
 
 @torch.no_grad()
