@@ -92,7 +92,7 @@ def servers(notebook_runs, tmp_path_factory):
     with open(board_log, "w") as out:
         tb = subprocess.Popen(
             [bin_dir / "tensorboard", "--logdir", str(notebook_runs), "--host", HOST,
-             "--port", str(board_port), "--load_fast", "false", "--reload_interval", "1"],
+             "--port", str(board_port), "--reload_interval", "1"],
             stdout=out, stderr=subprocess.STDOUT, env=env)
     with open(lab_log, "w") as out:
         lab = subprocess.Popen(
