@@ -499,23 +499,28 @@ def lesson_transform():
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
 
 
-def fast_subset(dataset: Dataset, fast_limit: int | None) -> Dataset:
-    """The first ``fast_limit`` items under ``TORCHNN_FAST=1``; the whole dataset otherwise."""
-    if fast_limit is None or not fast_mode() or len(dataset) <= fast_limit:
+def fast_subset(dataset: Dataset, fast_limit: int | None, limit: int | None = None) -> Dataset:
+    """The first ``limit`` items, or ``fast_limit`` under ``TORCHNN_FAST=1`` if that is fewer.
+
+    Without either cap (``None``) it is the whole dataset.
+    """
+    caps = [c for c in (limit, fast_limit if fast_mode() else None) if c is not None]
+    if not caps or len(dataset) <= min(caps):
         return dataset
-    return Subset(dataset, range(fast_limit))
+    return Subset(dataset, range(min(caps)))
 
 
 def make_loader(dataset: Dataset, batch_size: int = 64, shuffle: bool = False,
                 drop_last: bool = False, fast_limit: int | None = 512, seed: int = 0,
-                **kwargs) -> DataLoader:
+                limit: int | None = None, **kwargs) -> DataLoader:
     """A ``DataLoader`` over ``dataset``, cut to ``fast_limit`` images under ``TORCHNN_FAST=1``.
 
-    Shuffling uses its own generator seeded with ``seed``, so the order is reproducible.
+    ``limit`` caps the number of images in every mode. Shuffling uses its own generator
+    seeded with ``seed``, so the order is reproducible.
     """
     generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(fast_subset(dataset, fast_limit), batch_size=batch_size, shuffle=shuffle,
-                      drop_last=drop_last, generator=generator, **kwargs)
+    return DataLoader(fast_subset(dataset, fast_limit, limit), batch_size=batch_size,
+                      shuffle=shuffle, drop_last=drop_last, generator=generator, **kwargs)
 
 
 class InMemoryLoader:
@@ -524,13 +529,16 @@ class InMemoryLoader:
     The images are decoded once; each batch is an index into that tensor, converted to float
     and normalised like :func:`lesson_transform` (the same operations, so the same numbers).
     With a CUDA ``device`` the tensor lives on the GPU, so batches never cross the bus.
+    It holds the first ``limit`` images (all if ``None``), or ``fast_limit`` under
+    ``TORCHNN_FAST=1`` if that is fewer.
     Iterating yields ``(images float32 (B, 3, 32, 32), labels int64 (B,))``.
     """
 
     def __init__(self, dataset: ImageDataset, batch_size: int = 64, shuffle: bool = False,
                  drop_last: bool = False, fast_limit: int | None = 2048, seed: int = 0,
-                 device: torch.device | str | None = None, normalize: bool = True):
-        count = len(fast_subset(dataset, fast_limit))
+                 device: torch.device | str | None = None, normalize: bool = True,
+                 limit: int | None = None):
+        count = len(fast_subset(dataset, fast_limit, limit))
         index = np.arange(count)
         self.dataset = dataset
         self.batch_size = batch_size

@@ -50,6 +50,15 @@ def test_fast_mode_limits_both_loaders(small, monkeypatch):
     assert len(InMemoryLoader(small, batch_size=10, fast_limit=50)) == 30
 
 
+def test_limit_caps_the_loaders_in_every_mode(small, monkeypatch):
+    for fast, expected in (("0", 4), ("1", 3)):  # fast mode keeps the smaller cap
+        monkeypatch.setenv("TORCHNN_FAST", fast)
+        assert len(make_loader(small, batch_size=10, limit=40, fast_limit=30)) == expected
+        assert len(InMemoryLoader(small, batch_size=10, limit=40, fast_limit=30)) == expected
+    monkeypatch.setenv("TORCHNN_FAST", "0")
+    assert len(InMemoryLoader(small, batch_size=100, limit=None, fast_limit=30)) == 3
+
+
 def test_denormalize_inverts_the_lesson_transform(small):
     image, _ = small[0]
     X = lesson_transform()(image)
