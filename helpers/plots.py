@@ -53,10 +53,12 @@ def show_grid(grid: torch.Tensor, title: str | None = None, size: float = 8.0):
 
 def plot_curves(curves: dict[str, Sequence[float]], xlabel: str = "epoch", ylabel: str = "",
                 title: str | None = None, start: int = 1):
-    """One line per named series, x counting from ``start``."""
+    """One line per named series, x counting from ``start`` in whole steps (epochs)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, not 1.5
     for name, values in curves.items():
         ax.plot(range(start, start + len(values)), list(values), marker="o", label=name)
     ax.set_xlabel(xlabel)
