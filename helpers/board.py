@@ -25,6 +25,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
@@ -267,6 +268,22 @@ def read_run(folder: Path | str) -> dict[str, list[str]]:
 def read_scalars(folder: Path | str, tag: str) -> list[tuple[int, float]]:
     """``(step, value)`` pairs of one scalar tag, in the order they were written."""
     return [(e.step, e.value) for e in _load(folder).Scalars(tag)]
+
+
+class GraphNode(NamedTuple):
+    """One node of a logged model graph, as TensorBoard's Graphs tab draws it."""
+
+    name: str  # e.g. "CifarNet/Conv2d[0]/input.3": model box / module box / value
+    op: str  # e.g. "aten::_convolution"; "IO Node" for inputs and outputs
+    shapes: list[tuple[int, ...]]  # output shapes, e.g. [(64, 32, 32, 32)]
+
+
+def read_graph(folder: Path | str) -> list[GraphNode]:
+    """The nodes of the model graph in a run (``board.log_graph``), in data-flow order."""
+    graph = _load(folder).Graph()
+    return [GraphNode(node.name, node.op, [tuple(d.size for d in shape.dim) for shape in
+                                           node.attr["_output_shapes"].list.shape])
+            for node in graph.node]
 
 
 def _load(folder: Path | str):

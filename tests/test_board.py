@@ -72,6 +72,11 @@ def test_everything_reads_back_with_event_accumulator(tmp_path):
     tags = board.read_run(tmp_path / "conv2d" / "all")
     assert tags == {"images": ["input", "output/channels"], "scalars": ["loss"],
                     "histograms": ["conv.weight"], "graph": ["graph"]}
+    nodes = board.read_graph(tmp_path / "conv2d" / "all")
+    assert [n.shapes for n in nodes if n.op == "IO Node"] == [[(2, 3, 32, 32)], [(2, 6, 30, 30)]]
+    conv = [n for n in nodes if n.op == "aten::_convolution"]
+    assert len(conv) == 1 and conv[0].name.startswith("SingleConv/Conv2d[conv]/")
+    assert conv[0].shapes == [(2, 6, 30, 30)]
 
 
 def test_log_graph_is_quiet(tmp_path, recwarn):
