@@ -17,8 +17,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -e .
 	@touch $@
 
+# Notebooks executed at once (each waits on imports much of its time; measured on 2 cores:
+# 88 s one at a time, about 50 s two at a time in CI settings).
+JOBS ?= 2
 run: setup
-	$(PY) -m helpers.runner
+	$(PY) -m helpers.runner --jobs $(JOBS)
 
 # Two pytest-xdist workers, each notebook whole on one of them (--dist loadscope; the root
 # conftest makes the tests that read the notebooks' runs wait for them). Measured on 2 cores:
@@ -46,7 +49,7 @@ doctor:
 	@$(PY) -m helpers.doctor
 
 notebooks: setup
-	TORCHNN_DATA=synthetic TORCHNN_FAST=1 $(PY) -m helpers.runner --in-place
+	TORCHNN_DATA=synthetic TORCHNN_FAST=1 $(PY) -m helpers.runner --in-place --jobs $(JOBS)
 
 # Training speed: the source's loop, the lessons' loop and the ceiling; writes runs/bench.json.
 bench: setup

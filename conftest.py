@@ -22,6 +22,9 @@ from pathlib import Path
 os.environ["TORCHNN_DATA"] = "synthetic"
 os.environ["TORCHNN_FAST"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
+# As helpers.runner does for its kernels: idle OpenMP threads sleep instead of spinning, so two
+# xdist workers and their kernels on 2 cores do not steal each other's time (README "Speed").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.pop("TORCHNN_DEVICE", None)
 if "TORCHNN_TEST_DIR" not in os.environ:
     os.environ["TORCHNN_TEST_DIR"] = tempfile.mkdtemp(prefix="torchnn-test-")

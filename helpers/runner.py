@@ -1,9 +1,10 @@
 """Execute the notebooks head-less: ``make run`` and ``make notebooks``.
 
-``python -m helpers.runner`` runs every ``notebooks/*.ipynb`` in order, each in a fresh kernel
-of this Python (the project's ``.venv``, whatever kernels Jupyter has registered) started in
-``notebooks/`` as JupyterLab does, saves the executed copies to ``runs/notebooks/`` and prints
-a table: notebook, seconds, status, TensorBoard runs written, then the tags of every run.
+``python -m helpers.runner`` runs every ``notebooks/*.ipynb`` in order (two at a time:
+``--jobs``), each in a fresh kernel of this Python (the project's ``.venv``, whatever kernels
+Jupyter has registered) started in ``notebooks/`` as JupyterLab does, saves the executed
+copies to ``runs/notebooks/`` and prints a table: notebook, seconds, status, TensorBoard runs
+written, then the tags of every run.
 
 - A failing notebook shows its failing cell and error (``DataError: ...``, not a traceback);
   the others still run; the exit status is 1.
@@ -36,6 +37,8 @@ from helpers import paths
 KERNEL = "python3"  # the name stored in the notebooks' metadata
 FAST_CELL_TIMEOUT = 600  # seconds per cell under TORCHNN_FAST=1, where every cell is short
 EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 130
+JOBS = 2  # notebooks executed at once: each waits on imports much of its time
+_STOP = threading.Event()  # set on Ctrl-C: every notebook being executed stops its kernel
 
 
 @dataclass
@@ -90,15 +93,18 @@ def cell_timeout() -> int | None:
     return FAST_CELL_TIMEOUT if fast_mode() else None
 
 
-def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = None):
+def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = None,
+            show_cells: bool | None = None):
     """Run one notebook top to bottom in a fresh kernel started in its folder.
 
     Returns ``(notebook, error)``: the executed notebook (outputs up to the failing cell if
     one failed) and ``None`` or the exception that stopped it. ``timeout`` bounds each cell
     (default: :func:`cell_timeout`). The kernel process's own output (not the cells': they
     are in the notebook) goes to ``kernel_log`` if given. The notebook runs in a worker
-    thread, so Ctrl-C reaches this thread as ``KeyboardInterrupt``: the kernel (its whole
-    process group) is killed and the interrupt re-raised; nothing is returned or written.
+    thread, so Ctrl-C reaches this thread as ``KeyboardInterrupt`` (or, when several
+    notebooks run at once, sets ``_STOP``): the kernel (its whole process group) is killed
+    and the interrupt re-raised; nothing is returned or written. ``show_cells`` (default: in
+    a terminal) shows which cell is running.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -110,6 +116,7 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
         summary = str(err).splitlines()[0] if str(err) else type(err).__name__
         return None, RuntimeError(f"cannot read {path.name} as a notebook: {summary}")
     code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
+    show_cells = sys.stdout.isatty() if show_cells is None else show_cells
 
     def show_progress(cell, cell_index):  # in a terminal: which cell a long lesson is in
         done = sum(c.cell_type == "code" for c in nb.cells[:cell_index])
@@ -122,7 +129,10 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
         kernel_manager_class=_kernel_manager_class(),
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
-        on_cell_start=show_progress if sys.stdout.isatty() else None,
+        on_cell_start=show_progress if show_cells else None,
+        # Every output has arrived when the last cell finishes; a polite shutdown of a kernel
+        # with torch loaded takes 2 s more for nothing. (Lessons close their writers.)
+        shutdown_kernel="immediate",
     )
     outcome: list[BaseException | None] = []
     log = None
@@ -146,6 +156,8 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
     try:
         while worker.is_alive():
             worker.join(0.2)
+            if _STOP.is_set():
+                raise KeyboardInterrupt
     except BaseException:
         _kill_kernel(client)
         worker.join(10)
@@ -153,7 +165,7 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
     finally:
         if log is not None:
             log.close()
-        if sys.stdout.isatty():
+        if show_cells:
             print("\r" + " " * 20 + "\r", end="", flush=True)
     return nb, outcome[0] if outcome else RuntimeError("the notebook did not finish")
 
@@ -216,47 +228,86 @@ def describe_failure(nb, err: BaseException) -> str:
     return f"{source}\n    {name}: {value}".strip("\n")
 
 
-def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool) -> list[Result]:
-    results = []
+def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
+            jobs: int = 1) -> list[Result]:
+    """Execute ``notebooks``, ``jobs`` at a time, each in its own kernel; results in order.
+
+    Notebooks start in order; each result (and a failure's cell and error) is reported in
+    that order too. Ctrl-C stops every kernel that is running and saves none of theirs.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    _STOP.clear()
     runs_root = paths.runs_dir()
     seen_errors: dict[str, str] = {}  # error line -> first notebook that showed it
-    for path in notebooks:
-        print(f"running {path.name} ...", flush=True)
-        start_wall = time.time()
-        start = time.perf_counter()
-        log = runs_root / "notebooks" / f".{path.stem}.kernel.log"
-        try:
-            nb, err = execute(path, kernel_log=log)
-        except KeyboardInterrupt:
-            log.unlink(missing_ok=True)
-            print(f"\ninterrupted: {path.name} was stopped and not saved; the notebooks saved "
-                  f"before it are complete.", flush=True)
-            raise
-        ok, error = err is None, "" if err is None else describe_failure(nb, err)
-        seconds = time.perf_counter() - start
-        saved = ""
-        if nb is not None and (ok or not in_place):
-            dest = path if in_place else out_dir / path.name
-            try:
-                write_atomic(nb, dest)
-            except OSError as problem:
-                ok, saved = False, (f"    cannot save {dest} ({problem.strerror or problem}); "
-                                    f"make its folder writable or set TORCHNN_RUNS_DIR.")
-        runs = runs_written_since(runs_root, start_wall - 1, topic_of(path))
-        results.append(Result(path.name, seconds, ok, runs, "\n".join(filter(None, [error,
-                                                                                    saved]))))
-        kept = _keep_kernel_log(log, failed=not ok)
-        if kept:
-            results[-1].error += f"\n    (the kernel's own output: {kept})"
-        if not ok:
-            last = results[-1].error.splitlines()[-1].strip()
-            if last in seen_errors:
-                print(f"  FAILED after {seconds:.1f} s with the same error as "
-                      f"{seen_errors[last]}:\n    {last}", flush=True)
-            else:
-                seen_errors[last] = path.name
-                print(f"  FAILED after {seconds:.1f} s:\n{results[-1].error}", flush=True)
+    results: list[Result] = []
+
+    def one(path: Path) -> Result:
+        return _run_one(path, out_dir, in_place, runs_root, show_cells=None if jobs == 1 else False)
+
+    if jobs <= 1 or len(notebooks) <= 1:
+        for path in notebooks:
+            results.append(one(path))
+            _report(results[-1], seen_errors)
+        return results
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
+    futures = [pool.submit(one, path) for path in notebooks]
+    try:
+        for future in futures:
+            results.append(future.result())
+            _report(results[-1], seen_errors)
+    except BaseException:
+        _STOP.set()  # the other notebooks' kernels are killed within a fraction of a second
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
+
+
+def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
+             show_cells: bool | None) -> Result:
+    """Execute one notebook, save it (atomically), and collect what it wrote."""
+    print(f"running {path.name} ...", flush=True)
+    start_wall = time.time()
+    start = time.perf_counter()
+    log = runs_root / "notebooks" / f".{path.stem}.kernel.log"
+    try:
+        nb, err = execute(path, kernel_log=log, show_cells=show_cells)
+    except KeyboardInterrupt:
+        log.unlink(missing_ok=True)
+        print(f"\ninterrupted: {path.name} was stopped and not saved; the notebooks saved "
+              f"before it are complete.", flush=True)
+        raise
+    ok, error = err is None, "" if err is None else describe_failure(nb, err)
+    seconds = time.perf_counter() - start
+    saved = ""
+    if nb is not None and (ok or not in_place):
+        dest = path if in_place else out_dir / path.name
+        try:
+            write_atomic(nb, dest)
+        except OSError as problem:
+            ok, saved = False, (f"    cannot save {dest} ({problem.strerror or problem}); "
+                                f"make its folder writable or set TORCHNN_RUNS_DIR.")
+    runs = runs_written_since(runs_root, start_wall - 1, topic_of(path))
+    result = Result(path.name, seconds, ok, runs, "\n".join(filter(None, [error, saved])))
+    kept = _keep_kernel_log(log, failed=not ok)
+    if kept:
+        result.error += f"\n    (the kernel's own output: {kept})"
+    return result
+
+
+def _report(result: Result, seen_errors: dict[str, str]) -> None:
+    """Print a failed notebook's cell and error (once per distinct error)."""
+    if result.ok:
+        return
+    last = result.error.splitlines()[-1].strip()
+    if last in seen_errors:
+        print(f"  {result.name} FAILED after {result.seconds:.1f} s with the same error as "
+              f"{seen_errors[last]}:\n    {last}", flush=True)
+    else:
+        seen_errors[last] = result.name
+        print(f"  {result.name} FAILED after {result.seconds:.1f} s:\n{result.error}",
+              flush=True)
 
 
 def _keep_kernel_log(log: Path, failed: bool) -> Path | None:
@@ -354,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks to run (default: every notebooks/*.ipynb, in order)")
     parser.add_argument("--in-place", action="store_true",
                         help="write outputs back into the notebooks (make notebooks)")
+    parser.add_argument("--jobs", "-j", type=int, default=min(JOBS, os.cpu_count() or 1),
+                        help=f"notebooks executed at once (default: {JOBS}, at most the CPUs)")
     args = parser.parse_args(argv)
 
     from helpers.board import BoardError
@@ -374,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         print(f"settings: {preflight(out_dir)}", flush=True)
-        results = run_all([p.resolve() for p in notebooks], out_dir, args.in_place)
+        results = run_all([p.resolve() for p in notebooks], out_dir, args.in_place,
+                          jobs=max(1, args.jobs))
     except (SettingError, DataError, BoardError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_SETUP

@@ -80,11 +80,11 @@ def test_an_empty_notebooks_folder_is_fine(tmp_path, monkeypatch, capsys):
     assert "nothing to run" in capsys.readouterr().out
 
 
-SLOW = [
-    "import os, time\nfrom pathlib import Path",
-    "Path(os.environ['SLOW_MARKER']).write_text(str(os.getpid()))\n"
-    "for _ in range(3000):\n    time.sleep(0.1)",
-]
+def slow_cells(marker):
+    """A notebook that writes its kernel's pid to ``marker``, then sleeps for five minutes."""
+    return ["import os, time\nfrom pathlib import Path",
+            f"Path({str(marker)!r}).write_text(str(os.getpid()))\n"
+            "for _ in range(3000):\n    time.sleep(0.1)"]
 
 
 def _gone(pid: int, within: float = 20.0) -> bool:
@@ -101,27 +101,32 @@ def _gone(pid: int, within: float = 20.0) -> bool:
     return False
 
 
-@pytest.mark.parametrize("in_place", [False, True], ids=["make-run", "make-notebooks"])
-def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_place):
-    """Ctrl-C (SIGINT to the runner's process group) while the second notebook executes: the
-    first is saved complete, the second is not saved (its old copy or source is intact), no
-    temporary file is left, the kernel is gone, and the exit status is 130."""
-    good, _, _, _ = two_notebooks
-    slow = good.parent / "03_slow.ipynb"
-    slow_bytes = make_notebook(slow, SLOW)
+@pytest.mark.parametrize(("in_place", "jobs"), [(False, 1), (True, 1), (False, 2)],
+                         ids=["make-run", "make-notebooks", "make-run-two-at-once"])
+def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_place, jobs):
+    """Ctrl-C (SIGINT to the runner's process group) while the slow notebooks execute (one
+    after the first has finished, or two at once with ``--jobs 2``): the first is saved
+    complete, no slow one is saved (its old copy or source is intact), no temporary file is
+    left, every kernel is gone, and the exit status is 130."""
+    good, good_bytes, _, _ = two_notebooks
     out = tmp_path / "runs" / "notebooks"
     out.mkdir(parents=True)
-    (out / slow.name).write_text("an old executed copy")
-    marker = tmp_path / "kernel-pid"
-    env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"), SLOW_MARKER=str(marker))
-    args = ["--in-place"] * in_place + [str(good), str(slow)]
+    slow = [good.parent / f"0{3 + i}_slow.ipynb" for i in range(jobs)]
+    markers = [tmp_path / f"kernel-pid-{i}" for i in range(jobs)]
+    slow_bytes = [make_notebook(path, slow_cells(m)) for path, m in zip(slow, markers)]
+    for path in slow:
+        (out / path.name).write_text("an old executed copy")
+    env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"))
+    args = ["--in-place"] * in_place + ["--jobs", str(jobs), str(good), *map(str, slow)]
+    done = good if in_place else out / good.name
     proc = subprocess.Popen(
         [sys.executable, "-m", "helpers.runner", *args], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, process_group=0,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
     try:
         deadline = time.monotonic() + 240
-        while not marker.exists():
+        while not (all(m.exists() for m in markers) and done.exists()
+                   and done.read_bytes() != good_bytes):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
             time.sleep(0.1)
         time.sleep(0.5)
@@ -131,12 +136,12 @@ def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_plac
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, output
-    assert "interrupted: 03_slow.ipynb was stopped and not saved" in output
-    assert _gone(int(marker.read_text())), "the kernel survived the interrupt"
-    done = good if in_place else out / good.name
+    for path, marker, original in zip(slow, markers, slow_bytes):
+        assert f"interrupted: {path.name} was stopped and not saved" in output
+        assert _gone(int(marker.read_text())), f"{path.name}'s kernel survived the interrupt"
+        assert path.read_bytes() == original
+        assert (out / path.name).read_text() == "an old executed copy"
     assert nbformat.read(done, as_version=4).cells[2].outputs[0]["text"] == "42\n"
-    assert slow.read_bytes() == slow_bytes
-    assert (out / slow.name).read_text() == "an old executed copy"
     assert not [p.name for p in [*good.parent.iterdir(), *out.iterdir()]
                 if p.name.endswith(".tmp")]
 
