@@ -71,24 +71,26 @@ class Cifar10Spec:
     meta_file: str = "batches.meta"
 
 
-def _torchvision_spec() -> Cifar10Spec:
-    from torchvision.datasets import CIFAR10 as tv
-
-    files = [(name, md5) for name, md5 in tv.train_list + tv.test_list]
-    files.append((tv.meta["filename"], tv.meta["md5"]))
-    return Cifar10Spec(
-        url=tv.url,
-        archive=tv.filename,
-        archive_md5=tv.tgz_md5,
-        folder=tv.base_folder,
-        files=tuple(files),
-        train_files=tuple(name for name, _ in tv.train_list),
-        test_files=tuple(name for name, _ in tv.test_list),
-        meta_file=tv.meta["filename"],
-    )
-
-
-CIFAR10 = _torchvision_spec()
+# torchvision's own values (``torchvision.datasets.CIFAR10``; a test checks they agree), written
+# out so that importing helpers.data does not import torchvision (2 s) for lessons without it.
+CIFAR10 = Cifar10Spec(
+    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    archive="cifar-10-python.tar.gz",
+    archive_md5="c58f30108f718f92721af3b95e74349a",
+    folder="cifar-10-batches-py",
+    files=(
+        ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+        ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+        ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+        ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+        ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+        ("test_batch", "40351d587109b95175f43aff81a1287e"),
+        ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"),
+    ),
+    train_files=tuple(f"data_batch_{i}" for i in range(1, 6)),
+    test_files=("test_batch",),
+    meta_file="batches.meta",
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -106,10 +106,10 @@ def setup(seed: int = 0, verbose: bool = True) -> Settings:
         runs_dir=paths.runs_dir(),
     )
     if verbose:
-        import torchvision
+        from importlib.metadata import version  # not `import torchvision`: that takes 2 s
 
         print(f"Python {platform.python_version()} | torch {torch.__version__} | "
-              f"torchvision {torchvision.__version__}")
+              f"torchvision {version('torchvision')}")
         print(f"device : {device} ({why_device})")
         print(f"data   : {choice.source} ({choice.reason})")
         mode = "on: small subsets, few epochs" if fast else "off: full-size lessons"

@@ -161,5 +161,20 @@ def test_data_dir_that_cannot_be_created(tmp_path, fake_cifar, closed_port_url, 
 def test_the_real_spec_is_torchvisions():
     from torchvision.datasets import CIFAR10
 
-    assert data.CIFAR10.url == CIFAR10.url and data.CIFAR10.archive_md5 == CIFAR10.tgz_md5
-    assert len(data.CIFAR10.files) == 7 and data.CIFAR10.folder == "cifar-10-batches-py"
+    spec = data.CIFAR10
+    assert (spec.url, spec.archive, spec.archive_md5, spec.folder) == (
+        CIFAR10.url, CIFAR10.filename, CIFAR10.tgz_md5, CIFAR10.base_folder)
+    expected = [tuple(f) for f in CIFAR10.train_list + CIFAR10.test_list]
+    expected.append((CIFAR10.meta["filename"], CIFAR10.meta["md5"]))
+    assert list(spec.files) == expected
+    assert spec.train_files == tuple(name for name, _ in CIFAR10.train_list)
+    assert spec.test_files == ("test_batch",) and spec.meta_file == CIFAR10.meta["filename"]
+
+
+def test_importing_the_data_helpers_leaves_torchvision_alone():
+    import subprocess
+    import sys
+
+    code = "import sys, helpers.data, helpers.session; print('torchvision' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
