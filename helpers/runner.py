@@ -179,6 +179,30 @@ def _kill_kernel(client) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
+def merge_streams(nb) -> None:
+    """Join each cell's consecutive stdout (or stderr) outputs into one, in place.
+
+    How a kernel's prints are cut into messages depends on timing (more so with two notebooks
+    running at once); joined, the saved outputs are the same from run to run, and so are their
+    diffs. Jupyter shows them the same either way.
+    """
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == out.get("name")):
+                merged[-1]["text"] = _text(merged[-1]["text"]) + _text(out["text"])
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = merged
+
+
+def _text(text) -> str:
+    return "".join(text) if isinstance(text, list) else text
+
+
 def write_atomic(nb, dest: Path) -> None:
     """Write a notebook next to ``dest`` under a temporary name, then rename it into place."""
     import nbformat
@@ -283,6 +307,7 @@ def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
     saved = ""
     if nb is not None and (ok or not in_place):
         dest = path if in_place else out_dir / path.name
+        merge_streams(nb)
         try:
             write_atomic(nb, dest)
         except OSError as problem:

@@ -146,6 +146,28 @@ def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_plac
                 if p.name.endswith(".tmp")]
 
 
+def test_merge_streams_joins_consecutive_prints_of_one_stream_only():
+    from nbformat.v4 import new_output
+
+    from helpers.runner import merge_streams
+
+    cell = new_code_cell("...", outputs=[
+        new_output("stream", name="stdout", text="a\n"),
+        new_output("stream", name="stdout", text="b"),
+        new_output("stream", name="stdout", text=["c", "\n"]),
+        new_output("stream", name="stderr", text="warning\n"),
+        new_output("stream", name="stdout", text="d\n"),
+        new_output("execute_result", data={"text/plain": "1"}, execution_count=1),
+        new_output("stream", name="stdout", text="e\n"),
+    ])
+    nb = new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("text")])
+    merge_streams(nb)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in cell.outputs] == [
+        ("stream", "stdout", "a\nbc\n"), ("stream", "stderr", "warning\n"),
+        ("stream", "stdout", "d\n"), ("execute_result", None, None),
+        ("stream", "stdout", "e\n")]
+
+
 def test_write_atomic_interrupted_mid_write_keeps_the_old_file(tmp_path, monkeypatch):
     import nbformat as nbf
 
