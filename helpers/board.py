@@ -31,6 +31,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from helpers import paths
+from helpers.errors import OneLineError
 
 # Each lesson notebook writes its runs under runs/<topic>/.
 LESSONS = {
@@ -49,7 +50,7 @@ _EVENT_FILE = "events.out.tfevents."
 LOCK_WAIT = 120.0  # seconds open_writer waits for another process that is writing the same run
 
 
-class BoardError(RuntimeError):
+class BoardError(OneLineError, RuntimeError):
     """A TensorBoard folder problem the user can fix; the message says how."""
 
 

@@ -41,6 +41,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from helpers import paths, synthetic
+from helpers.errors import OneLineError
 from helpers.session import fast_mode
 
 SOURCES = ("auto", "cifar10", "synthetic")
@@ -53,7 +54,7 @@ MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 
 
-class DataError(RuntimeError):
+class DataError(OneLineError, RuntimeError):
     """A data problem the user can fix; the message says how."""
 
 

@@ -26,13 +26,14 @@ import numpy as np
 import torch
 
 from helpers import paths
+from helpers.errors import OneLineError
 
 T = TypeVar("T")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
 
-class SettingError(ValueError):
+class SettingError(OneLineError, ValueError):
     """An environment variable holds a value the helpers do not understand."""
 
 

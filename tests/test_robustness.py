@@ -1,5 +1,5 @@
 """A learner's first hour: read-only and missing folders, two runs at once, the same numbers
-twice. (No network, broken downloads and unknown settings: tests/test_data_cifar.py; run
+twice, the helpers' errors in a notebook. (No network, broken downloads and unknown settings: tests/test_data_cifar.py; run
 replacement: tests/test_board.py; Ctrl-C: tests/test_runner.py.)"""
 
 from __future__ import annotations
@@ -337,3 +337,37 @@ def test_same_settings_give_the_same_first_epoch_loss():
     first, second = (float(out.strip().splitlines()[-1]) for out, _ in outs)
     assert first == second
     assert 2.0 < first < 2.4  # one short CI epoch: still near ln(10) = 2.30, and finite
+
+
+# --------------------------------------------------------------------------------------------
+# In a notebook: the helpers' errors are one line, not a traceback wall
+
+MISTAKES = [
+    ("import os\nos.environ['TORCHNN_DATA'] = 'cifar100'\nfrom helpers import setup\nsetup()",
+     "DataError", "auto, cifar10, synthetic"),
+    ("os.environ.update(TORCHNN_DATA='synthetic', TORCHNN_DEVICE='tpu')\nsetup()",
+     "SettingError", "TORCHNN_DEVICE='tpu' is not a device"),
+    ("from helpers.board import open_writer\nopen_writer('no-such-lesson', 'x')",
+     "BoardError", "no-such-lesson"),
+]
+
+
+def test_a_notebook_shows_the_helpers_errors_as_one_line(tmp_path):
+    """In a real kernel, each of the helpers' errors is shown as `Name: message` (one line,
+    no frames from the helpers' code); any other error keeps IPython's full traceback."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [code for code, _, _ in MISTAKES] + ["def broken():\n    return 1 / 0\nbroken()"]
+    nb = new_notebook(cells=[new_code_cell(code) for code in cells])
+    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=120,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [[o for o in cell.outputs if o.output_type == "error"] for cell in nb.cells]
+    assert all(len(found) == 1 for found in errors), errors
+    for (_, name, words), [error] in zip(MISTAKES, errors):
+        assert error.ename == name and words in error.evalue
+        assert len(error.traceback) == 1, error.traceback
+        assert error.traceback[0].endswith(f"{name}\x1b[0m: {error.evalue}")
+        assert "helpers/" not in error.traceback[0]
+    other = errors[-1][0]
+    assert other.ename == "ZeroDivisionError" and len(other.traceback) > 1
