@@ -1,6 +1,6 @@
 """A learner's first hour: read-only and missing folders, two runs at once, the same numbers
-twice, the helpers' errors in a notebook. (No network, broken downloads and unknown settings: tests/test_data_cifar.py; run
-replacement: tests/test_board.py; Ctrl-C: tests/test_runner.py.)"""
+twice, the helpers' errors in a notebook. (No network, broken downloads and unknown settings:
+tests/test_data_cifar.py; run replacement: tests/test_board.py; Ctrl-C: tests/test_runner.py.)"""
 
 from __future__ import annotations
 
