@@ -187,22 +187,34 @@ def _nearest_existing(folder: Path) -> Path:
     return folder
 
 
-def check_data_dir(needs_cifar: bool) -> list[Line]:
-    from helpers import data
-
-    root, spec = paths.data_dir(), data.CIFAR10
+def _absent_folder(label: str, root: Path, variable: str, fatal: bool, later: str
+                   ) -> list[Line]:
+    """The line for a folder that does not exist yet (can it be created?) or is not a
+    folder; nothing when it is a folder. ``fatal``: whether failing to create it is a
+    problem."""
     if not root.exists():
         parent = _nearest_existing(root)
         why = _writable(parent) if parent.is_dir() else "not a folder"
         if why:
-            return [Line(not needs_cifar, f"data/: {root} does not exist and cannot be created "
-                         f"({parent}: {why})", "create it, or point TORCHNN_DATA_DIR at a "
+            return [Line(not fatal, f"{label}: {root} does not exist and cannot be created "
+                         f"({parent}: {why})", f"create it, or point {variable} at a "
                          "folder you can write to")]
-        return [Line(True, f"data/: {root} does not exist yet (created on the first download; "
-                     f"the synthetic set needs no files)")]
+        return [Line(True, f"{label}: {root} does not exist yet ({later})")]
     if not root.is_dir():
-        return [Line(False, f"data/: {root} is not a folder",
-                     "move that file away, or point TORCHNN_DATA_DIR at a folder")]
+        return [Line(False, f"{label}: {root} is not a folder",
+                     f"move that file away, or point {variable} at a folder")]
+    return []
+
+
+def check_data_dir(needs_cifar: bool) -> list[Line]:
+    from helpers import data
+
+    root, spec = paths.data_dir(), data.CIFAR10
+    absent = _absent_folder("data/", root, "TORCHNN_DATA_DIR", fatal=needs_cifar,
+                            later="created on the first download; the synthetic set needs "
+                                  "no files")
+    if absent:
+        return absent
     lines = []
     folder, archive = root / spec.folder, root / spec.archive
     why = _writable(root)
@@ -246,18 +258,10 @@ def check_runs_dir() -> list[Line]:
     from helpers.board import TOPICS
 
     root = paths.runs_dir()
-    if not root.exists():
-        parent = _nearest_existing(root)
-        why = _writable(parent) if parent.is_dir() else "not a folder"
-        if why:
-            return [Line(False, f"runs/: {root} does not exist and cannot be created "
-                         f"({parent}: {why})", "create it, or point TORCHNN_RUNS_DIR at a "
-                         "folder you can write to")]
-        return [Line(True, f"runs/: {root} does not exist yet (created by the first notebook "
-                     f"or `make run`)")]
-    if not root.is_dir():
-        return [Line(False, f"runs/: {root} is not a folder",
-                     "move that file away, or point TORCHNN_RUNS_DIR at a folder")]
+    absent = _absent_folder("runs/", root, "TORCHNN_RUNS_DIR", fatal=True,
+                            later="created by the first notebook or `make run`")
+    if absent:
+        return absent
     why = _writable(root)
     lines = [Line(not why, f"runs/: {root} exists, " + ("writable" if not why else
                                                           f"not writable ({why})"),
