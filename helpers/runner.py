@@ -478,5 +478,21 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _exit(code: int) -> None:
+    """Exit with ``code``; after an interrupt, without the interpreter's teardown.
+
+    A kernel client stopped mid-cell leaves zmq sockets and contexts behind, and tearing them
+    down at exit can abort the whole process inside libzmq ("Assertion failed: pfd.revents &
+    POLLIN (src/signaler.cpp)", seen once under load), turning a clean Ctrl-C into a crash
+    with exit status -6. Everything worth keeping is already on disk, and the kernels are
+    dead, so the teardown is skipped.
+    """
+    if code == EXIT_INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
