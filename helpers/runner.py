@@ -318,6 +318,7 @@ def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
     kept = _keep_kernel_log(log, failed=not ok)
     if kept:
         result.error += f"\n    (the kernel's own output: {kept})"
+    print(f"finished {path.name} in {seconds:.1f} s: {'ok' if ok else 'FAILED'}", flush=True)
     return result
 
 

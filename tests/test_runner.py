@@ -1,6 +1,7 @@
 """The notebook runner behind `make run` / `make notebooks`, on two tiny notebooks."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,9 @@ def test_failure_is_reported_others_still_run_sources_untouched(tmp_path, two_no
     rows = {line.split()[0]: line.split() for line in out.splitlines()
             if line.startswith(("01_good", "02_bad"))}
     assert rows["02_bad.ipynb"][2] == "FAILED" and rows["01_good.ipynb"][2] == "ok"
+    # Each notebook says when it is done, as it finishes (two run at once by default).
+    assert re.search(r"^finished 01_good\.ipynb in \d+\.\d s: ok$", out, re.M)
+    assert re.search(r"^finished 02_bad\.ipynb in \d+\.\d s: FAILED$", out, re.M)
     assert "module/tiny (0/1/0/0)" in out
     executed = nbformat.read(tmp_path / "runs" / "notebooks" / "01_good.ipynb", as_version=4)
     assert executed.cells[2].outputs[0]["text"] == "42\n"
