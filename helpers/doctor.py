@@ -132,23 +132,15 @@ def check_settings() -> tuple[list[Line], object]:
             problems.append(str(err))
     lines.append(Line(not problems, "settings: " + ", ".join(shown),
                       " ".join(problems) + (" (see README: Settings)" if problems else "")))
-    try:
-        device, why = pick_device()
-    except SettingError as err:
-        lines.append(Line(False, "device: TORCHNN_DEVICE is not understood", str(err)))
-        return lines, None
     cuda = f"torch built with CUDA {torch.version.cuda}" if torch.version.cuda else (
         "torch built without CUDA")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        lines.append(Line(False, f"device: TORCHNN_DEVICE asks for CUDA, but none is available "
-                          f"({cuda})", "unset TORCHNN_DEVICE, or set it to cpu; for a GPU see "
-                          "README: Using a GPU"))
-    elif device.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                       and torch.backends.mps.is_available()):
-        lines.append(Line(False, "device: TORCHNN_DEVICE asks for MPS, but no Apple GPU is "
-                          "available", "unset TORCHNN_DEVICE, or set it to cpu"))
-    else:
-        lines.append(Line(True, f"device: {device} ({why}; {cuda})"))
+    try:
+        device, why = pick_device()
+    except SettingError as err:  # not a device, or one this machine does not have
+        lines.append(Line(False, f"device: TORCHNN_DEVICE cannot be used ({cuda})",
+                          f"{err} For a GPU see README: Using a GPU."))
+        return lines, None
+    lines.append(Line(True, f"device: {device} ({why}; {cuda})"))
     return lines, device
 
 

@@ -387,22 +387,13 @@ def preflight(out_dir: Path | None) -> str:
 
     Raises ``SettingError`` / ``DataError`` / ``BoardError`` with a message that says what to do.
     """
-    import torch
-
     from helpers import data
     from helpers.board import BoardError
-    from helpers.session import SettingError, fast_mode, pick_device
+    from helpers.session import fast_mode, pick_device
 
     setting = data.source_setting()
     fast = fast_mode()
-    device, _ = pick_device()
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SettingError("TORCHNN_DEVICE asks for CUDA, but no CUDA device is available; "
-                           "unset TORCHNN_DEVICE or set it to cpu.")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None)
-                                     and torch.backends.mps.is_available()):
-        raise SettingError("TORCHNN_DEVICE asks for MPS, but no Apple GPU is available; "
-                           "unset TORCHNN_DEVICE or set it to cpu.")
+    device, _ = pick_device()  # a TORCHNN_DEVICE this machine lacks is a SettingError
     if out_dir is not None:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,11 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device() -> tuple[torch.device, str]:
-    """CUDA, then Apple MPS, then CPU (or ``TORCHNN_DEVICE``); returns the device and why."""
+    """CUDA, then Apple MPS, then CPU (or ``TORCHNN_DEVICE``); returns the device and why.
+
+    A ``TORCHNN_DEVICE`` that is not a device, or names one this machine does not have, is a
+    ``SettingError`` here, before any lesson code tries to use it.
+    """
     forced = os.environ.get("TORCHNN_DEVICE", "").strip().lower()
     if forced:
         try:
@@ -81,12 +85,27 @@ def pick_device() -> tuple[torch.device, str]:
             raise SettingError(
                 f"TORCHNN_DEVICE={forced!r} is not a device; use cpu, cuda or mps."
             ) from None
+        if not _available(device.type):
+            kind = {"cuda": "a CUDA GPU", "mps": "an Apple GPU"}.get(device.type, device.type)
+            raise SettingError(
+                f"TORCHNN_DEVICE={forced!r} asks for {kind}, but none is available here; "
+                f"unset TORCHNN_DEVICE or set it to cpu."
+            )
         return device, "TORCHNN_DEVICE"
-    if torch.cuda.is_available():
+    if _available("cuda"):
         return torch.device("cuda"), torch.cuda.get_device_name(0)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+    if _available("mps"):
         return torch.device("mps"), "Apple GPU"
     return torch.device("cpu"), "no CUDA or MPS device found"
+
+
+def _available(device_type: str) -> bool:
+    if device_type == "cuda":
+        return torch.cuda.is_available()
+    if device_type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return bool(mps and mps.is_available())
+    return True
 
 
 def setup(seed: int = 0, verbose: bool = True) -> Settings:

@@ -50,6 +50,15 @@ def test_device_can_be_forced_and_typos_are_explained(monkeypatch):
         session.pick_device()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
+def test_forcing_a_device_this_machine_lacks_is_a_setting_error(monkeypatch):
+    """setup() says so at once, instead of the lesson failing later inside `.to("cuda")`."""
+    monkeypatch.setenv("TORCHNN_DEVICE", "cuda")
+    with pytest.raises(session.SettingError, match="asks for a CUDA GPU, but none is available "
+                                                   "here; unset TORCHNN_DEVICE or set it to cpu"):
+        session.setup(verbose=False)
+
+
 def test_paths_do_not_depend_on_the_current_directory(monkeypatch):
     monkeypatch.delenv("TORCHNN_DATA_DIR")
     monkeypatch.delenv("TORCHNN_RUNS_DIR")
