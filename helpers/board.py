@@ -157,32 +157,41 @@ def _acquire(lock: Path, folder: Path, wait: float):
         handle = open(lock, "a+")  # noqa: SIM115 (held until the writer is closed)
     except OSError as err:
         raise _unwritable(folder, err) from None
-    deadline = time.monotonic() + wait
-    said = False
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            holder = _holder(handle)
-            if time.monotonic() >= deadline:
-                handle.close()
-                raise BoardError(
-                    f"{folder} is being written by another process{holder} (a notebook "
-                    f"kernel or `make run`). Let it finish, close its writer or restart that "
-                    f"kernel, or log under another run name."
-                ) from None
-            if not said:
-                print(f"waiting for another process{holder} that is writing {folder} ...",
-                      flush=True)
-                said = True
-            time.sleep(0.1)
+    def say_waiting():
+        print(f"waiting for another process{_holder(handle)} that is writing {folder} ...",
+              flush=True)
+
+    if not _flock(handle, fcntl.LOCK_EX, wait, on_wait=say_waiting):
+        holder = _holder(handle)
+        handle.close()
+        raise BoardError(
+            f"{folder} is being written by another process{holder} (a notebook kernel or "
+            f"`make run`). Let it finish, close its writer or restart that kernel, or log "
+            f"under another run name."
+        )
     with contextlib.suppress(OSError):
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
     return handle
+
+
+def _flock(handle, mode: int, wait: float, on_wait=None) -> bool:
+    """Take ``flock`` ``mode`` on ``handle``, polling for up to ``wait`` seconds while another
+    process holds it (``on_wait()`` is called once, when the wait begins). False on timeout."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            if on_wait is not None:
+                on_wait()
+                on_wait = None
+            time.sleep(0.1)
 
 
 def _holder(handle) -> str:
@@ -318,17 +327,9 @@ def _reading(folder: Path, wait: float = LOCK_WAIT):
         yield
         return
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise BoardError(
-                        f"{folder} is being written by another process{_holder(handle)}; "
-                        f"let it finish, then read it again.") from None
-                time.sleep(0.1)
+        if not _flock(handle, fcntl.LOCK_SH, wait):
+            raise BoardError(f"{folder} is being written by another process{_holder(handle)}; "
+                             f"let it finish, then read it again.")
         yield
     finally:
         _release(handle)
