@@ -115,6 +115,18 @@ def files_under(folder: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
+def make_notebook(path: Path, cells: list[str]) -> bytes:
+    """Write a notebook of code ``cells`` for the ``python3`` kernel; return its bytes."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path.read_bytes()
+
+
 NOTEBOOK_WAIT = 1800  # seconds a test waits for another xdist worker's nbval run of a notebook
 
 

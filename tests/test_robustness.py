@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import files_under
+from conftest import files_under, make_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY = 65534
@@ -276,7 +276,6 @@ def test_two_make_runs_at_once_leave_one_whole_copy_of_each_run(tmp_path):
     a complete run, the run ends up there once (no doubled steps), and nothing outside the
     lessons' runs is touched."""
     import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
     from torch.utils.tensorboard import SummaryWriter
 
     from helpers import board
@@ -286,11 +285,8 @@ def test_two_make_runs_at_once_leave_one_whole_copy_of_each_run(tmp_path):
         mine.add_scalar("loss", 5.0, 0)
     (runs / "bench.json").write_text("{}")
     before = files_under(runs)
-    nb = new_notebook(cells=[new_code_cell(SLOW_WRITER)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
     notebook = tmp_path / "01_race.ipynb"
-    nbformat.write(nb, notebook)
+    make_notebook(notebook, [SLOW_WRITER])
     env = dict(os.environ, TORCHNN_RUNS_DIR=str(runs))
     procs = [subprocess.Popen([sys.executable, "-m", "helpers.runner", str(notebook)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

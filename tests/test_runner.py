@@ -11,6 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from conftest import make_notebook
+
 GOOD = [
     "from helpers.board import open_writer",
     "with open_writer('module', 'tiny') as w:\n    w.add_scalar('x', 1.0, 0)",
@@ -18,14 +20,6 @@ GOOD = [
 ]
 BAD = ["get_ipython().kernel.log.error('a low-level detail')",
        "raise ValueError('this lesson is broken')", "print('never')"]
-
-
-def make_notebook(path, cells):
-    nb = new_notebook(cells=[new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
-    return path.read_bytes()
 
 
 @pytest.fixture
