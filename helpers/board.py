@@ -130,6 +130,11 @@ def _make_topic_folder(folder: Path) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise _unwritable(folder, err) from None
+    return _lock_path(folder)
+
+
+def _lock_path(folder: Path) -> Path:
+    """``<topic>/.<run>.lock``: the file a run's writer locks (and its readers share)."""
     return folder.parent / f".{folder.name}.lock"
 
 
@@ -192,6 +197,18 @@ def _flock(handle, mode: int, wait: float, on_wait=None) -> bool:
                 on_wait()
                 on_wait = None
             time.sleep(0.1)
+
+
+def runs_being_written(root: Path | str | None = None) -> list[str]:
+    """``topic/run (pid N)`` for each run that a writer (in any process) holds open now."""
+    root = paths.runs_dir() if root is None else Path(root)
+    busy = []
+    for lock in sorted(root.glob("*/.*.lock")):
+        with contextlib.suppress(OSError), open(lock) as handle:
+            if not _flock(handle, fcntl.LOCK_SH, wait=0):
+                busy.append(f"{lock.parent.name}/{lock.name[1:-len('.lock')]}"
+                            f"{_holder(handle)}")
+    return busy
 
 
 def _holder(handle) -> str:
@@ -316,7 +333,7 @@ def _reading(folder: Path, wait: float = LOCK_WAIT):
     Runs without a lock file (written without ``open_writer``, or in a read-only folder) and
     runs this process is writing itself are read without one.
     """
-    lock = folder.parent / f".{folder.name}.lock"
+    lock = _lock_path(folder)
     with _held_lock:
         mine = str(folder) in _held
     try:

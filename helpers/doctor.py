@@ -18,7 +18,6 @@ It changes nothing (no downloads, no folders created) and exits 1 when a line sa
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib.metadata
 import os
 import platform
@@ -247,7 +246,7 @@ def check_data_dir(needs_cifar: bool) -> list[Line]:
 
 
 def check_runs_dir() -> list[Line]:
-    from helpers.board import TOPICS
+    from helpers.board import TOPICS, runs_being_written
 
     root = paths.runs_dir()
     absent = _absent_folder("runs/", root, "TORCHNN_RUNS_DIR", fatal=True,
@@ -266,14 +265,7 @@ def check_runs_dir() -> list[Line]:
     missing = [t for t in TOPICS if not present.get(t)]
     lines.append(Line(True, f"runs/: lesson runs: {lessons or 'none yet'}" + (
         f"; none yet for {', '.join(missing)} (`make run` writes them)" if missing else "")))
-    busy = []
-    for lock in sorted(root.glob("*/.*.lock")):
-        with contextlib.suppress(OSError), open(lock) as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pid = handle.read().strip()
-                busy.append(f"{lock.parent.name}/{lock.name[1:-5]} (pid {pid or '?'})")
+    busy = runs_being_written(root)
     if busy:
         lines.append(Line(True, f"runs/: being written right now: {', '.join(busy)}"))
     others = sorted(p.name for p in root.iterdir()
