@@ -1,59 +1,52 @@
 # Torch.nn notebooks. `make run` is the main job, `make test` the test suite; both create
 # .venv on first use and reinstall only when requirements.txt or pyproject.toml change.
+# Every target is a Python command (`python -m torchnn_tools <target>`, README: Without make),
+# so Windows and conda users run the very same code.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
-HOST   := 127.0.0.1
-RUNS   := $(or $(TORCHNN_RUNS_DIR),runs)
+JOBS   ?= 2
+BOARD_PORT ?= 6006
 
-.PHONY: setup run test lint lab tensorboard notebooks bench doctor clean
+.DEFAULT_GOAL := help
+.PHONY: help setup run test lint lab tensorboard notebooks bench doctor clean
 
-setup: $(STAMP)
+help: ## this list
+	@echo "Torch.nn notebooks: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Without make: python -m torchnn_tools <target> (README: Without make)."
 
-$(STAMP): requirements.txt pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing into $(VENV) (the first time takes a few minutes)..."
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt -e .
-	@touch $@
+setup: ## create .venv and install the pinned packages (only when they changed)
+	@$(PYTHON) -m torchnn_tools setup
 
-# Notebooks executed at once (each waits on imports much of its time; measured on 2 cores:
-# 88 s one at a time, about 50 s two at a time in CI settings).
-JOBS ?= 2
-run: setup
-	$(PY) -m helpers.runner --jobs $(JOBS)
+run: setup ## execute every notebook head-less, two at a time, and print a summary table
+	$(PY) -m torchnn_tools run --jobs $(JOBS)
 
-# Two pytest-xdist workers, each notebook whole on one of them (--dist loadscope; the root
-# conftest makes the tests that read the notebooks' runs wait for them). Measured on 2 cores:
-# about 10% faster than one process. `make test XDIST=` runs everything in one process.
-XDIST ?= -n 2 --dist loadscope
-test: setup lint
-	$(PY) -m pytest $(XDIST)
+test: setup ## the whole test suite: ruff, unit tests, nbval on every notebook, servers
+	$(PY) -m torchnn_tools test $(TEST_ARGS)
 
-lint: setup
-	$(PY) -m ruff check .
+lint: setup ## ruff on the code and the notebooks
+	$(PY) -m torchnn_tools lint
 
-# Both listen on 127.0.0.1 only; JupyterLab keeps its token (printed with the address).
-# From another machine, use an SSH tunnel (README: Looking at the results).
-lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.ip=$(HOST) --no-browser --ServerApp.root_dir=notebooks
+# `exec`: the server replaces the recipe's shell, so a signal to make stops it (nothing is left
+# holding the port). Both listen on 127.0.0.1 only; JupyterLab keeps its token.
+lab: setup ## JupyterLab on 127.0.0.1 (opens notebooks/; runs/notebooks/ is reachable too)
+	@exec $(PY) -m torchnn_tools lab
 
-tensorboard: setup
-	$(VENV)/bin/tensorboard --logdir "$(RUNS)" --host $(HOST) --port 6006
+tensorboard: setup ## TensorBoard on runs/ (or TORCHNN_RUNS_DIR), on 127.0.0.1:6006
+	@exec $(PY) -m torchnn_tools tensorboard --port $(BOARD_PORT)
 
-# What to run first when something is off: versions, device, data/, runs/, the lab's kernel.
-doctor:
+doctor: ## check the setup, one line each: ok, or problem with the fix
 	@test -x $(PY) || { echo "problem  no $(VENV) yet -> run \`make setup\` (or \`make run\`)"; exit 1; }
 	@$(PY) -c "import helpers" 2>/dev/null || { echo "problem  $(PY) cannot import helpers:"\
 	  "$$($(PY) -c 'import helpers' 2>&1 | tail -n 1) -> run \`make setup\`"; exit 1; }
-	@$(PY) -m helpers.doctor
+	@$(PY) -m torchnn_tools doctor
 
-notebooks: setup
-	TORCHNN_DATA=synthetic TORCHNN_FAST=1 $(PY) -m helpers.runner --in-place --jobs $(JOBS)
+notebooks: setup ## maintainers: re-execute the notebooks in place at full size (committed outputs)
+	$(PY) -m torchnn_tools notebooks --jobs $(JOBS)
 
-# Training speed: the source's loop, the lessons' loop and the ceiling; writes runs/bench.json.
-bench: setup
-	$(PY) -m benchmarks.bench
+bench: setup ## how fast the lessons' training loop runs (writes runs/bench.json)
+	$(PY) -m torchnn_tools bench
 
-clean:
+clean: ## remove the executed copies in runs/notebooks/
 	rm -rf runs/notebooks

@@ -1,20 +1,27 @@
-"""Shared helpers for the Torch.nn notebooks.
+"""Shared helpers for the Torch.nn notebooks: what the lessons import, and nothing else.
 
 Importing this package does nothing but import: no seeding, no downloads, no device probing.
 A notebook's first cell calls :func:`helpers.setup`, which does all of that once and prints
 what it chose. The modules, each small enough to read in one sitting:
 
-- ``paths``: where ``data/`` and ``runs/`` are, whatever the current directory
 - ``session``: ``setup()`` for a notebook's first cell (seed, device, data source, fast mode)
-- ``data``: CIFAR-10 or the synthetic stand-in behind one call, and loaders
-- ``models``: the source tutorial's networks
-- ``board``: TensorBoard writers and image grids
+- ``config``: every ``TORCHNN_*`` setting and the project's folders, read in one place
+- ``data``: CIFAR-10 or the synthetic stand-in behind one call, ``load_dataset``
+- ``loaders``: batches: ``make_loader`` (a ``DataLoader``) and the faster ``InMemoryLoader``
+- ``synthetic``: how the synthetic stand-in draws its ten classes of shapes
+- ``models``: the source tutorial's networks (``CifarNet``, ...)
 - ``train``: ``train_one_epoch``, ``evaluate`` and ``fit``
+- ``board``: TensorBoard writers, image grids, and reading runs back
 - ``shapes``: Conv2d / MaxPool2d output-size formulas
 - ``plots``: small matplotlib helpers for showing images and curves
+- ``exercises``: ``check_answer`` for the exercises
+- ``errors``: ``SettingError``, ``DataError`` and ``BoardError``, shown as one line in a notebook
+
+Modules whose names start with ``_`` are machinery (CIFAR-10 downloads, file locks); the
+commands (``make run``, ``make doctor``, ...) live apart, in the ``torchnn_tools`` package.
 """
 
 from helpers.session import Settings, setup
 
 __all__ = ["Settings", "setup"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -17,21 +17,16 @@ Re-opening a run in the same process (re-running a notebook cell) closes the ear
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import re
 import shutil
 import threading
-import time
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from helpers import paths
-from helpers.errors import OneLineError
+from helpers import _folders, _locks, config
+from helpers.errors import BoardError
 
 # Each lesson notebook writes its runs under runs/<topic>/.
 LESSONS = {
@@ -45,22 +40,32 @@ LESSONS = {
     "08_optimizer": "optimizer",
 }
 TOPICS = tuple(LESSONS.values())
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_EVENT_FILE = "events.out.tfevents."
+EVENT_FILE = "events.out.tfevents."  # how TensorBoard names its event files
 LOCK_WAIT = 120.0  # seconds open_writer waits for another process that is writing the same run
 
-
-class BoardError(OneLineError, RuntimeError):
-    """A TensorBoard folder problem the user can fix; the message says how."""
+__all__ = ["LESSONS", "TOPICS", "BoardError", "GraphNode", "channel_grid", "event_files",
+           "log_graph", "open_writer", "read_graph", "read_run", "read_scalars", "run_dir",
+           "runs_being_written"]
 
 
 def run_dir(topic: str, run: str = "main", root: Path | str | None = None) -> Path:
     """``<runs>/<topic>/<run>``, after checking both names are plain folder names."""
     for what, name in (("topic", topic), ("run", run)):
-        if not _NAME.match(name):
+        if not _plain(name):
             raise BoardError(f"{what} name {name!r} must be a plain folder name (letters, digits,"
                              f" '_', '-', '.'), not a path.")
-    return (paths.runs_dir() if root is None else Path(root)) / topic / run
+    return (config.runs_dir() if root is None else Path(root)) / topic / run
+
+
+def _plain(name: str) -> bool:
+    return bool(name) and name[0].isascii() and name[0].isalnum() and all(
+        c.isascii() and (c.isalnum() or c in "_.-") for c in name)
+
+
+def event_files(folder: Path | str) -> list[Path]:
+    """The TensorBoard event files directly in a run folder, oldest name first."""
+    folder = Path(folder)
+    return sorted(folder.glob(f"{EVENT_FILE}*")) if folder.is_dir() else []
 
 
 def open_writer(topic: str, run: str = "main", root: Path | str | None = None,
@@ -85,18 +90,17 @@ def open_writer(topic: str, run: str = "main", root: Path | str | None = None,
         earlier = _held.get(key)
     if earlier is not None:  # this process wrote the run before (a re-run cell): finish that
         earlier.close()
-    lock = _make_topic_folder(folder)
-    handle = _acquire(lock, folder, wait)
+    held = _lock_run(folder, wait)
     try:
         if folder.exists():
             _remove_run(folder)
         _make_writable_folder(folder)
         writer = _LockedWriter(log_dir=str(folder))
     except BaseException:
-        _release(handle)
+        held.release()
         raise
-    writer._lock_handle = handle
-    writer._lock_key = key
+    writer._held_run = held
+    writer._run_key = key
     with _held_lock:
         _held[key] = writer
     return writer
@@ -105,131 +109,78 @@ def open_writer(topic: str, run: str = "main", root: Path | str | None = None,
 class _LockedWriter(SummaryWriter):
     """A ``SummaryWriter`` that releases its run's lock when closed."""
 
-    _lock_handle = None
-    _lock_key = ""
+    _held_run: _locks.Held | None = None
+    _run_key = ""
 
     def close(self) -> None:
         try:
             super().close()
         finally:
-            handle, self._lock_handle = self._lock_handle, None
-            if handle is not None:
+            held, self._held_run = self._held_run, None
+            if held is not None:
                 with _held_lock:
-                    if _held.get(self._lock_key) is self:
-                        del _held[self._lock_key]
-                _release(handle)
+                    if _held.get(self._run_key) is self:
+                        del _held[self._run_key]
+                held.release()
 
 
 _held: dict[str, _LockedWriter] = {}  # run folder -> the open writer this process holds
 _held_lock = threading.Lock()
 
 
-def _make_topic_folder(folder: Path) -> Path:
-    """Create ``<runs>/<topic>`` if needed; return the run's lock file path inside it."""
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise _unwritable(folder, err) from None
-    return _lock_path(folder)
-
-
 def _lock_path(folder: Path) -> Path:
-    """``<topic>/.<run>.lock``: the file a run's writer locks (and its readers share)."""
+    """``<topic>/.<run>.lock``: the file a run's writer (and, briefly, its readers) holds."""
     return folder.parent / f".{folder.name}.lock"
 
 
-def _make_writable_folder(folder: Path) -> None:
+def _lock_run(folder: Path, wait: float) -> _locks.Held:
+    """Hold the run's lock, creating ``<runs>/<topic>`` if needed; wait up to ``wait`` s."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.touch()
-        probe.unlink()
+        folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise _unwritable(folder, err) from None
+        raise _unwritable(folder, err.strerror or str(err)) from None
 
+    def say_waiting(holder: str) -> None:
+        print(f"waiting for another process{holder} that is writing {folder} ...", flush=True)
 
-def _unwritable(folder: Path, err: OSError) -> BoardError:
-    return BoardError(
-        f"cannot write TensorBoard logs to {folder} ({err.strerror or err}). Make "
-        f"{folder.parent.parent} writable or point TORCHNN_RUNS_DIR at a folder you can "
-        f"write to."
-    )
-
-
-def _acquire(lock: Path, folder: Path, wait: float):
-    """An exclusive ``flock`` on ``lock``, waiting up to ``wait`` seconds for its holder."""
+    lock = _lock_path(folder)
     try:
-        handle = open(lock, "a+")  # noqa: SIM115 (held until the writer is closed)
+        held = _locks.acquire(lock, wait, on_wait=say_waiting)
     except OSError as err:
-        raise _unwritable(folder, err) from None
-    def say_waiting():
-        print(f"waiting for another process{_holder(handle)} that is writing {folder} ...",
-              flush=True)
-
-    if not _flock(handle, fcntl.LOCK_EX, wait, on_wait=say_waiting):
-        holder = _holder(handle)
-        handle.close()
+        raise _unwritable(folder, err.strerror or str(err)) from None
+    if held is None:
         raise BoardError(
-            f"{folder} is being written by another process{holder} (a notebook kernel or "
-            f"`make run`). Let it finish, close its writer or restart that kernel, or log "
-            f"under another run name."
+            f"{folder} is being written by another process{_locks.holder(lock)} (a notebook "
+            f"kernel or `make run`). Let it finish, close its writer or restart that kernel, or "
+            f"log under another run name."
         )
-    with contextlib.suppress(OSError):
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-    return handle
+    return held
 
 
-def _flock(handle, mode: int, wait: float, on_wait=None) -> bool:
-    """Take ``flock`` ``mode`` on ``handle``, polling for up to ``wait`` seconds while another
-    process holds it (``on_wait()`` is called once, when the wait begins). False on timeout."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(handle, mode | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            if on_wait is not None:
-                on_wait()
-                on_wait = None
-            time.sleep(0.1)
+def _make_writable_folder(folder: Path) -> None:
+    why = _folders.unwritable(folder, create=True)
+    if why:
+        raise _unwritable(folder, why)
+
+
+def _unwritable(folder: Path, why: str) -> BoardError:
+    return BoardError(
+        f"cannot write TensorBoard logs to {folder} ({why}). Make {folder.parent.parent} "
+        f"writable or point TORCHNN_RUNS_DIR at a folder you can write to."
+    )
 
 
 def runs_being_written(root: Path | str | None = None) -> list[str]:
     """``topic/run (pid N)`` for each run that a writer (in any process) holds open now."""
-    root = paths.runs_dir() if root is None else Path(root)
-    busy = []
-    for lock in sorted(root.glob("*/.*.lock")):
-        with contextlib.suppress(OSError), open(lock) as handle:
-            if not _flock(handle, fcntl.LOCK_SH, wait=0):
-                busy.append(f"{lock.parent.name}/{lock.name[1:-len('.lock')]}"
-                            f"{_holder(handle)}")
-    return busy
-
-
-def _holder(handle) -> str:
-    with contextlib.suppress(OSError, ValueError):
-        handle.seek(0)
-        pid = handle.read().strip()
-        if pid.isdigit():
-            return f" (pid {pid})"
-    return ""
-
-
-def _release(handle) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    handle.close()
+    root = config.runs_dir() if root is None else Path(root)
+    return [f"{lock.parent.name}/{lock.name[1:-len('.lock')]}{_locks.holder(lock)}"
+            for lock in sorted(root.glob("*/.*.lock")) if _locks.is_held(lock)]
 
 
 def _remove_run(folder: Path) -> None:
     """Delete an old run, but only if everything in it is a TensorBoard event file."""
-    foreign = [p for p in folder.rglob("*") if p.is_file()
-               and not (p.name.startswith(_EVENT_FILE) or p.name == ".write-test")]
+    events = set(event_files(folder))
+    foreign = [p for p in folder.rglob("*") if p.is_file() and p not in events]
     if foreign:
         raise BoardError(
             f"{folder} holds files that TensorBoard did not write (e.g. {foreign[0].name}), so "
@@ -325,28 +276,32 @@ def _load(folder: Path | str):
         return accumulator.Reload()
 
 
-@contextlib.contextmanager
-def _reading(folder: Path, wait: float = LOCK_WAIT):
-    """A shared lock on a run while it is read, so that no other process replaces it meanwhile.
+class _reading:
+    """Hold a run's lock while it is read, so that no other process replaces it meanwhile.
 
     A reader waits for a writer in another process to close, then reads a complete run.
     Runs without a lock file (written without ``open_writer``, or in a read-only folder) and
-    runs this process is writing itself are read without one.
+    runs this process is writing itself are read without it.
     """
-    lock = _lock_path(folder)
-    with _held_lock:
-        mine = str(folder) in _held
-    try:
-        handle = None if mine else open(lock)  # noqa: SIM115
-    except OSError:
-        handle = None
-    if handle is None:
-        yield
-        return
-    try:
-        if not _flock(handle, fcntl.LOCK_SH, wait):
-            raise BoardError(f"{folder} is being written by another process{_holder(handle)}; "
-                             f"let it finish, then read it again.")
-        yield
-    finally:
-        _release(handle)
+
+    def __init__(self, folder: Path, wait: float = LOCK_WAIT):
+        self.folder, self.wait, self.held = folder, wait, None
+
+    def __enter__(self):
+        lock = _lock_path(self.folder)
+        with _held_lock:
+            mine = str(self.folder) in _held
+        if mine or not lock.is_file():
+            return self
+        try:
+            self.held = _locks.acquire(lock, self.wait)
+        except OSError:  # a read-only folder: nobody can be writing there
+            return self
+        if self.held is None:
+            raise BoardError(f"{self.folder} is being written by another process"
+                             f"{_locks.holder(lock)}; let it finish, then read it again.")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.held is not None:
+            self.held.release()

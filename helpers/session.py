@@ -1,21 +1,12 @@
 """``setup()``: the one call in every notebook's first cell.
 
-It seeds Python, NumPy and torch, picks the device, reads the environment variables, decides
-the data source and prints every choice it made, so a reader of the notebook's output always
-knows what produced it. Nothing happens until it is called.
-
-Environment variables:
-
-- ``TORCHNN_DATA``: ``auto`` (default), ``cifar10`` or ``synthetic``;
-- ``TORCHNN_FAST``: ``1`` sizes every loop for CI (small subsets, few epochs), ``0`` (default)
-  runs the full lessons;
-- ``TORCHNN_DATA_DIR`` / ``TORCHNN_RUNS_DIR``: other folders for data and TensorBoard runs;
-- ``TORCHNN_DEVICE``: force a device (``cpu``, ``cuda``, ``mps``) instead of the best one.
+It seeds Python, NumPy and torch, picks the device, reads the settings (``helpers.config``),
+decides the data source and prints every choice it made, so a reader of the notebook's output
+always knows what produced it. Nothing happens until it is called.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import random
 from dataclasses import dataclass
@@ -25,16 +16,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from helpers import paths
-from helpers.errors import OneLineError
+from helpers import config
+from helpers.errors import SettingError
 
 T = TypeVar("T")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
-
-
-class SettingError(OneLineError, ValueError):
-    """An environment variable holds a value the helpers do not understand."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +39,6 @@ class Settings:
         return fast if self.fast else full
 
 
-def fast_mode() -> bool:
-    """Whether ``TORCHNN_FAST`` asks for CI-sized loops."""
-    value = os.environ.get("TORCHNN_FAST", "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise SettingError(f"TORCHNN_FAST={value!r} is not understood; use 1 (fast) or 0 (full).")
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy and torch (every device) with ``seed``."""
     random.seed(seed)
@@ -77,7 +52,7 @@ def pick_device() -> tuple[torch.device, str]:
     A ``TORCHNN_DEVICE`` that is not a device, or names one this machine does not have, is a
     ``SettingError`` here, before any lesson code tries to use it.
     """
-    forced = os.environ.get("TORCHNN_DEVICE", "").strip().lower()
+    forced = config.forced_device()
     if forced:
         try:
             device = torch.device(forced)
@@ -110,10 +85,10 @@ def _available(device_type: str) -> bool:
 
 def setup(seed: int = 0, verbose: bool = True) -> Settings:
     """Seed, pick the device and the data source, print the choices, return them."""
-    from helpers import data  # imported here: data imports this module
+    from helpers import data
 
     seed_everything(seed)
-    fast = fast_mode()
+    fast = config.fast_mode()
     device, why_device = pick_device()
     choice = data.choose_source()
     settings = Settings(
@@ -122,8 +97,8 @@ def setup(seed: int = 0, verbose: bool = True) -> Settings:
         data_source=choice.source,
         data_reason=choice.reason,
         fast=fast,
-        data_dir=paths.data_dir(),
-        runs_dir=paths.runs_dir(),
+        data_dir=config.data_dir(),
+        runs_dir=config.runs_dir(),
     )
     if verbose:
         from importlib.metadata import version  # not `import torchvision`: that takes 2 s
@@ -134,15 +109,22 @@ def setup(seed: int = 0, verbose: bool = True) -> Settings:
         print(f"data   : {choice.source} ({choice.reason})")
         mode = "on: small subsets, few epochs" if fast else "off: full-size lessons"
         print(f"fast   : {mode} (TORCHNN_FAST)")
-        print(f"folders: data={_shown(settings.data_dir)} runs={_shown(settings.runs_dir)}")
+        print(f"folders: data={shown(settings.data_dir, folder=True)} "
+              f"runs={shown(settings.runs_dir, folder=True)}")
         print(f"seed   : {seed} (Python, NumPy and torch)")
     data.announce(choice, already_printed=verbose)
     return settings
 
 
-def _shown(folder: Path) -> str:
-    """A folder relative to the project root when it lies inside it (``data/``), else absolute."""
+def shown(path: Path | str, folder: bool = False) -> str:
+    """A path relative to the project root when it lies inside it (``runs/x``), else as is;
+    ``folder=True`` adds a trailing ``/``.
+
+    Printed paths in stored notebook outputs must not name the folders of the machine that
+    made them; inside the project they never do.
+    """
     try:
-        return f"{folder.relative_to(paths.project_root())}/"
+        text = Path(path).resolve().relative_to(config.project_root()).as_posix()
     except ValueError:
-        return str(folder)
+        text = str(path)
+    return f"{text.rstrip('/')}/" if folder else text

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from helpers.session import fast_mode
+from helpers.config import fast_mode
 
 
 @dataclass(frozen=True)

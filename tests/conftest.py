@@ -144,18 +144,18 @@ def notebook_runs(request) -> Path:
       selected), under a per-notebook lock, so two workers never execute the same notebook
       into the same runs folder at once.
     """
-    import fcntl
     import time
 
-    from helpers import paths, runner
+    from helpers import _locks, config
+    from torchnn_tools import runner
 
-    root = paths.runs_dir()
+    root = config.runs_dir()
     done_dir = Path(os.environ["TORCHNN_TEST_DIR"]) / "notebooks-done"
     done_dir.mkdir(parents=True, exist_ok=True)
     by_nbval = {Path(item.nodeid.split("::")[0]).stem for item in request.session.items
                 if item.nodeid.split("::")[0].endswith(".ipynb")}
     in_worker = hasattr(request.config, "workerinput")
-    for notebook in sorted(paths.notebooks_dir().glob("*.ipynb")):
+    for notebook in sorted(runner.notebooks_dir().glob("*.ipynb")):
         name, done = notebook.stem, done_dir / notebook.stem
         if not runner.topic_of(notebook) or done.exists():
             continue
@@ -165,8 +165,7 @@ def notebook_runs(request) -> Path:
                 assert time.monotonic() < deadline, f"nbval did not finish {notebook.name}"
                 time.sleep(1)
             continue
-        with open(done_dir / f".{name}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _locks.locked(done_dir / f".{name}.lock"):
             if not done.exists():
                 nb, err = runner.execute(notebook)
                 assert err is None, runner.describe_failure(nb, err)

@@ -1,11 +1,11 @@
-"""benchmarks/bench.py: every figure is there and makes sense (tiny sizes; speed is not tested)."""
+"""torchnn_tools/bench.py: every figure is there and makes sense (tiny sizes; no speed test)."""
 
 import json
 
 import pytest
 import torch
 
-from benchmarks import bench
+from torchnn_tools import bench
 
 KEYS = {"source_ips", "lesson_ips", "ceiling_ips", "speedup_vs_source", "fraction_of_ceiling",
         "device", "torch_threads"}
@@ -39,7 +39,7 @@ def test_figures_are_there_and_consistent(one_thread):
 def test_every_way_trains_the_same_images_from_the_same_weights():
     full = bench.load_dataset(train=True, source="synthetic")
     view = bench.FirstImages(full, 70)
-    lesson = bench.InMemoryLoader(view, batch_size=64, fast_limit=None)
+    lesson = bench.InMemoryLoader(view, batch_size=64, limit=None)
     assert sum(len(y) for _, y in lesson) == len(view) == 70  # the last batch is partial
     assert view[69][1] == full[69][1] and view.classes == full.classes
     a, _ = bench.fresh_model(0, torch.device("cpu"))

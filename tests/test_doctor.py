@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import doctor
+from torchnn_tools import doctor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def no_network_probe(monkeypatch, fresh_choices):
     """`auto` decides without waiting for the real CIFAR-10 host."""
-    from helpers import data
+    from helpers import _cifar10
 
-    monkeypatch.setattr(data, "_probe", lambda url, timeout: "no network in the tests")
+    monkeypatch.setattr(_cifar10, "probe", lambda url, timeout: "no network in the tests")
     monkeypatch.setattr(doctor, "_port_in_use", lambda port: False)  # a shared machine
 
 
@@ -66,7 +66,7 @@ def test_data_and_runs_folders_are_described(tmp_path, monkeypatch, fake_cifar):
     lines = doctor.check_data_dir(needs_cifar=True)
     bad = [line for line in lines if not line.ok]
     assert len(bad) == 1 and str(root / spec.archive) in bad[0].text
-    assert "delete it and run again" in bad[0].fix
+    assert "Delete it and run again" in bad[0].fix
     assert any("leftovers of an interrupted download" in line.text for line in lines)
 
     runs = tmp_path / "runs"
@@ -109,10 +109,14 @@ def test_make_doctor_without_a_venv_says_what_to_do(tmp_path):
     assert "problem  no .venv yet -> run `make setup`" in result.stdout
 
 
-def test_make_lab_and_tensorboard_bind_localhost_and_keep_the_token():
+def test_lab_and_tensorboard_bind_localhost_and_keep_the_token(monkeypatch):
+    """The commands `make lab` / `make tensorboard` (and their Python commands) run."""
+    from torchnn_tools import servers
+
+    lab, board_cmd = servers.lab_command(), servers.tensorboard_command()
+    assert "--ServerApp.ip=127.0.0.1" in lab and not any("token" in a.lower() for a in lab)
+    assert board_cmd[board_cmd.index("--host") + 1] == "127.0.0.1" and "--bind_all" not in board_cmd
     result = subprocess.run(["make", "-n", "lab", "tensorboard"], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)
-    lab, board_cmd = [line for line in result.stdout.splitlines()
-                      if "jupyter lab" in line or "tensorboard --logdir" in line]
-    assert "--ServerApp.ip=127.0.0.1" in lab and "token" not in lab.lower()
-    assert "--host 127.0.0.1" in board_cmd and "--bind_all" not in board_cmd
+    recipes = [line for line in result.stdout.splitlines() if "torchnn_tools" in line]
+    assert [r.split()[0] for r in recipes[-2:]] == ["exec", "exec"], recipes  # signals reach them

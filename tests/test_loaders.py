@@ -1,10 +1,12 @@
-"""InMemoryLoader gives exactly what DataLoader + lesson_transform gives, only faster."""
+"""InMemoryLoader gives exactly what DataLoader + lesson_transform gives, only faster; both
+loaders take one sizing knob, ``limit``."""
 
 import pytest
 import torch
 
-from helpers import data
-from helpers.data import InMemoryLoader, SyntheticShapes, lesson_transform, make_loader
+from helpers import config, data
+from helpers.data import SyntheticShapes, lesson_transform
+from helpers.loaders import InMemoryLoader, image_count, make_loader
 
 
 @pytest.fixture(scope="module")
@@ -13,12 +15,9 @@ def small():
 
 
 def test_same_batches_as_the_dataloader(small):
-    small.transform = lesson_transform()
-    try:
-        reference = list(make_loader(small, batch_size=64, fast_limit=None))
-    finally:
-        small.transform = None
-    fast = list(InMemoryLoader(small, batch_size=64, fast_limit=None))
+    with_transform = SyntheticShapes(train=False, size=300, transform=lesson_transform())
+    reference = list(make_loader(with_transform, batch_size=64))
+    fast = list(InMemoryLoader(small, batch_size=64))
     assert len(fast) == len(reference) == 5
     for (X, y), (X_ref, y_ref) in zip(fast, reference):
         torch.testing.assert_close(X, X_ref, rtol=0, atol=0)
@@ -26,14 +25,21 @@ def test_same_batches_as_the_dataloader(small):
     assert fast[-1][0].shape == (300 - 4 * 64, 3, 32, 32)
 
 
+def test_a_transform_it_would_ignore_is_refused(small):
+    with pytest.raises(ValueError, match="would ignore the dataset's transform"):
+        InMemoryLoader(SyntheticShapes(train=False, size=10, transform=lesson_transform()))
+    with pytest.raises(ValueError, match="make_loader"):
+        InMemoryLoader(SyntheticShapes(train=False, size=10, target_transform=int))
+
+
 def test_drop_last_and_len(small):
-    loader = InMemoryLoader(small, batch_size=64, drop_last=True, fast_limit=None)
+    loader = InMemoryLoader(small, batch_size=64, drop_last=True)
     assert len(loader) == 4 and all(len(y) == 64 for _, y in loader)
 
 
 def test_shuffle_is_a_reproducible_permutation(small):
-    a = InMemoryLoader(small, batch_size=100, shuffle=True, seed=3, fast_limit=None)
-    b = InMemoryLoader(small, batch_size=100, shuffle=True, seed=3, fast_limit=None)
+    a = InMemoryLoader(small, batch_size=100, shuffle=True, seed=3)
+    b = InMemoryLoader(small, batch_size=100, shuffle=True, seed=3)
     epoch_a1 = torch.cat([y for _, y in a])
     epoch_a2 = torch.cat([y for _, y in a])
     assert torch.equal(epoch_a1, torch.cat([y for _, y in b]))
@@ -41,22 +47,18 @@ def test_shuffle_is_a_reproducible_permutation(small):
     assert sorted(epoch_a1.tolist()) == sorted(small.labels(range(300)).tolist())
 
 
-def test_fast_mode_limits_both_loaders(small, monkeypatch):
-    monkeypatch.setenv("TORCHNN_FAST", "1")
-    assert len(make_loader(small, batch_size=10, fast_limit=50)) == 5
-    assert len(InMemoryLoader(small, batch_size=10, fast_limit=50)) == 5
-    monkeypatch.setenv("TORCHNN_FAST", "0")
-    assert len(make_loader(small, batch_size=10, fast_limit=50)) == 30
-    assert len(InMemoryLoader(small, batch_size=10, fast_limit=50)) == 30
-
-
-def test_limit_caps_the_loaders_in_every_mode(small, monkeypatch):
-    for fast, expected in (("0", 4), ("1", 3)):  # fast mode keeps the smaller cap
+def test_limit_is_the_one_sizing_knob(monkeypatch):
+    """``limit`` caps both loaders in every mode; left at None it means the whole dataset,
+    or ``config.FAST_LIMIT`` images under TORCHNN_FAST=1."""
+    big = SyntheticShapes(train=False, size=config.FAST_LIMIT + 500)
+    for fast, default in (("1", config.FAST_LIMIT), ("0", len(big))):
         monkeypatch.setenv("TORCHNN_FAST", fast)
-        assert len(make_loader(small, batch_size=10, limit=40, fast_limit=30)) == expected
-        assert len(InMemoryLoader(small, batch_size=10, limit=40, fast_limit=30)) == expected
-    monkeypatch.setenv("TORCHNN_FAST", "0")
-    assert len(InMemoryLoader(small, batch_size=100, limit=None, fast_limit=30)) == 3
+        assert image_count(big) == default
+        assert len(make_loader(big, batch_size=100)) == -(-default // 100)
+        assert len(InMemoryLoader(big, batch_size=100)) == -(-default // 100)
+        assert len(make_loader(big, batch_size=10, limit=40)) == 4
+        assert len(InMemoryLoader(big, batch_size=10, limit=40)) == 4
+        assert image_count(big, limit=10**6) == len(big)
 
 
 def test_denormalize_inverts_the_lesson_transform(small):

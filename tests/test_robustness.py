@@ -89,7 +89,8 @@ def unprivileged():
 READ_ONLY_CHECKS = """
 import contextlib, io, json, sys
 from pathlib import Path
-from helpers import board, data, doctor, runner
+from helpers import board, data
+from torchnn_tools import doctor, runner
 
 base = Path(sys.argv[1])
 seen = {}
@@ -147,17 +148,17 @@ def test_read_only_folders_give_one_clear_message(unprivileged):
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     runs, old, data_ro = base / "runs", base / "old-runs", base / "data"
     assert seen["writer, empty runs/"] == (
-        f"helpers.board.BoardError: cannot write TensorBoard logs to {runs}/conv2d/main "
+        f"helpers.errors.BoardError: cannot write TensorBoard logs to {runs}/conv2d/main "
         f"(Permission denied). Make {runs} writable or point TORCHNN_RUNS_DIR at a folder you "
         f"can write to.")
     assert seen["writer, old run"].startswith(
-        f"helpers.board.BoardError: cannot write TensorBoard logs to {old}/conv2d/main")
+        f"helpers.errors.BoardError: cannot write TensorBoard logs to {old}/conv2d/main")
     assert seen["cifar10, data/"] == (
-        f"helpers.data.DataError: the data folder {data_ro} is read-only, so CIFAR-10 cannot be "
+        f"helpers.errors.DataError: the data folder {data_ro} is read-only, so CIFAR-10 cannot be "
         f"downloaded or unpacked there. Make it writable, point TORCHNN_DATA_DIR at a folder "
         f"you can write to, or set TORCHNN_DATA=synthetic.")
     assert seen["cifar10, missing data/"].startswith(
-        f"helpers.data.DataError: the data folder {data_ro}/sub does not exist and cannot be "
+        f"helpers.errors.DataError: the data folder {data_ro}/sub does not exist and cannot be "
         f"created (Permission denied).")
     code, output = seen["make run"]
     assert code == 2
@@ -288,9 +289,9 @@ def test_two_make_runs_at_once_leave_one_whole_copy_of_each_run(tmp_path):
     notebook = tmp_path / "01_race.ipynb"
     make_notebook(notebook, [SLOW_WRITER])
     env = dict(os.environ, TORCHNN_RUNS_DIR=str(runs))
-    procs = [subprocess.Popen([sys.executable, "-m", "helpers.runner", str(notebook)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for _ in range(2)]
+    command = [sys.executable, "-m", "torchnn_tools", "run", str(notebook)]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     run = runs / "module" / "race"
@@ -308,7 +309,8 @@ def test_two_make_runs_at_once_leave_one_whole_copy_of_each_run(tmp_path):
 FIRST_EPOCH = """
 import torch
 from helpers import setup
-from helpers.data import InMemoryLoader, load_dataset
+from helpers.data import load_dataset
+from helpers.loaders import InMemoryLoader
 from helpers.models import CifarNet
 from helpers.train import train_one_epoch
 

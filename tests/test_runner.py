@@ -32,7 +32,7 @@ def two_notebooks(tmp_path):
 
 def run(args, tmp_path):
     env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"))
-    return subprocess.run([sys.executable, "-m", "helpers.runner", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "torchnn_tools", "run", *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -71,9 +71,9 @@ def test_in_place_updates_good_notebooks_and_keeps_failing_ones(tmp_path, two_no
 
 
 def test_an_empty_notebooks_folder_is_fine(tmp_path, monkeypatch, capsys):
-    from helpers import runner
+    from torchnn_tools import runner
 
-    monkeypatch.setattr(runner.paths, "notebooks_dir", lambda: tmp_path)
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: tmp_path)
     assert runner.main([]) == 0
     assert "nothing to run" in capsys.readouterr().out
 
@@ -118,7 +118,7 @@ def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_plac
     args = ["--in-place"] * in_place + ["--jobs", str(jobs), str(good), *map(str, slow)]
     done = good if in_place else out / good.name
     proc = subprocess.Popen(
-        [sys.executable, "-m", "helpers.runner", *args], env=env, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "torchnn_tools", "run", *args], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, process_group=0,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
     try:
@@ -147,7 +147,7 @@ def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_plac
 def test_merge_streams_joins_consecutive_prints_of_one_stream_only():
     from nbformat.v4 import new_output
 
-    from helpers.runner import merge_streams
+    from torchnn_tools.runner import merge_streams
 
     cell = new_code_cell("...", outputs=[
         new_output("stream", name="stdout", text="a\n"),
@@ -169,7 +169,7 @@ def test_merge_streams_joins_consecutive_prints_of_one_stream_only():
 def test_write_atomic_interrupted_mid_write_keeps_the_old_file(tmp_path, monkeypatch):
     import nbformat as nbf
 
-    from helpers import runner
+    from torchnn_tools import runner
 
     dest = tmp_path / "lesson.ipynb"
     dest.write_text("old")
@@ -188,7 +188,7 @@ def test_settings_and_unreadable_notebooks_give_one_line(tmp_path, two_notebooks
     is not JSON fails alone, named, and the others run."""
     good, _, _, _ = two_notebooks
     env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"), TORCHNN_DATA="cifar100")
-    result = subprocess.run([sys.executable, "-m", "helpers.runner", str(good)], env=env,
+    result = subprocess.run([sys.executable, "-m", "torchnn_tools", "run", str(good)], env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: TORCHNN_DATA='cifar100' is not a data source; use "
@@ -204,7 +204,7 @@ def test_settings_and_unreadable_notebooks_give_one_line(tmp_path, two_notebooks
 
 def test_full_size_lessons_have_no_cell_time_limit(monkeypatch):
     """Full-size training cells take many minutes on a CPU: only CI's fast mode bounds them."""
-    from helpers import runner
+    from torchnn_tools import runner
 
     monkeypatch.setenv("TORCHNN_FAST", "1")
     assert runner.cell_timeout() == runner.FAST_CELL_TIMEOUT
@@ -217,7 +217,8 @@ def test_cifar10_problems_are_found_once_before_any_notebook(tmp_path, monkeypat
     """`auto` finding a broken archive in data/ stops `make run` with one line (every notebook
     would fail on it); `auto` that could reach the host but not download says so and goes on
     with the synthetic set, as the notebooks will."""
-    from helpers import data, runner
+    from helpers import _cifar10, data
+    from torchnn_tools import runner
 
     monkeypatch.setenv("TORCHNN_DATA", "auto")
     monkeypatch.setenv("TORCHNN_DATA_DIR", str(tmp_path / "data"))
@@ -236,8 +237,8 @@ def test_cifar10_problems_are_found_once_before_any_notebook(tmp_path, monkeypat
 
     archive.unlink()
     data._choices.clear()
-    monkeypatch.setattr(data, "_probe", lambda url, timeout: None)  # the host seems reachable
-    monkeypatch.setattr(data, "download", lambda *a, **k: (_ for _ in ()).throw(
+    monkeypatch.setattr(_cifar10, "probe", lambda url, timeout: None)  # the host seems reachable
+    monkeypatch.setattr(_cifar10, "download", lambda *a, **k: (_ for _ in ()).throw(
         data.DataError("could not download it (a test).")))
     assert "data cifar10" in runner.preflight(None)
     assert capsys.readouterr().out == ("auto: could not download it (a test). The notebooks "

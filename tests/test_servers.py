@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 from lessons import PROMISED
 
-from helpers import board, paths
+from helpers import board, config
+from torchnn_tools import servers as commands
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 90  # seconds: both servers start on a loaded machine
@@ -85,22 +86,20 @@ def servers(notebook_runs, tmp_path_factory):
     """Start TensorBoard and JupyterLab at once; ``{"board": url, "lab": (url, token)}``."""
     tmp = tmp_path_factory.mktemp("servers")
     board_port, lab_port, token = free_port(), free_port(), secrets.token_hex(16)
-    bin_dir = Path(sys.executable).parent
     board_log, lab_log = tmp / "tensorboard.log", tmp / "lab.log"
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
+    # The commands `make tensorboard` and `make lab` run (torchnn_tools.servers), on free ports.
+    board_command = commands.tensorboard_command(board_port)
+    assert board_command[board_command.index("--logdir") + 1] == str(notebook_runs)
     with open(board_log, "w") as out:
-        tb = subprocess.Popen(
-            [bin_dir / "tensorboard", "--logdir", str(notebook_runs), "--host", HOST,
-             "--port", str(board_port), "--reload_interval", "1"],
-            stdout=out, stderr=subprocess.STDOUT, env=env)
+        tb = subprocess.Popen([*board_command, "--reload_interval", "1"],
+                              stdout=out, stderr=subprocess.STDOUT, env=env)
     with open(lab_log, "w") as out:
         lab = subprocess.Popen(
-            [bin_dir / "jupyter", "lab", f"--ServerApp.ip={HOST}", "--no-browser",
-             f"--ServerApp.root_dir={paths.notebooks_dir()}", f"--ServerApp.port={lab_port}",
-             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=paths.project_root())
+            [*commands.lab_command(lab_port), "--ServerApp.port_retries=0",
+             f"--IdentityProvider.token={token}"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=config.project_root())
     try:
         board_url, lab_url = f"http://{HOST}:{board_port}", f"http://{HOST}:{lab_port}"
         wait_for(lambda: get(f"{board_url}/data/runs")[0] == 200, "TensorBoard", tb, board_log)
@@ -167,10 +166,13 @@ def test_jupyterlab_lists_the_notebooks_and_runs_a_project_kernel(servers):
     assert status == 403  # no token, no access
     assert get(f"{url}/api/kernels", "wrong-" + token)[0] == 403
 
-    status, body = get(f"{url}/api/contents", token)
+    status, body = get(f"{url}/api/contents/notebooks", token)
     assert status == 200
     listed = {item["name"] for item in json.loads(body)["content"] if item["type"] == "notebook"}
     assert {f"{stem}.ipynb" for stem in board.LESSONS} <= listed
+    status, body = get(f"{url}/api/contents", token)  # the project: runs/notebooks/ is in reach
+    assert status == 200 and {"notebooks", "runs"} <= {
+        item["name"] for item in json.loads(body)["content"]}
 
     status, body = get(f"{url}/api/kernels", token, "POST", {"name": "python3"})
     assert status == 201, body
@@ -182,7 +184,7 @@ def test_jupyterlab_lists_the_notebooks_and_runs_a_project_kernel(servers):
         status, _ = get(f"{url}/api/kernels/{kernel}", token, "DELETE")
     assert status == 204
     helpers_file, prefix = output.split()
-    assert Path(helpers_file).resolve() == paths.project_root() / "helpers" / "__init__.py"
+    assert Path(helpers_file).resolve() == config.project_root() / "helpers" / "__init__.py"
     assert Path(prefix).resolve() == Path(sys.prefix).resolve()
     kernels = json.loads(get(f"{url}/api/kernels", token)[1])
     assert kernel not in {k["id"] for k in kernels}

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import paths, session, setup
+from helpers import config, session, setup
+from helpers.errors import SettingError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,20 +34,20 @@ def test_setup_seeds_everything_and_prints_its_choices(capsys):
 )
 def test_fast_mode_values(monkeypatch, value, fast):
     monkeypatch.setenv("TORCHNN_FAST", value)
-    assert session.fast_mode() is fast
+    assert config.fast_mode() is fast
 
 
 def test_fast_mode_rejects_a_typo(monkeypatch):
     monkeypatch.setenv("TORCHNN_FAST", "yes please")
-    with pytest.raises(session.SettingError, match="use 1 .* or 0"):
-        session.fast_mode()
+    with pytest.raises(SettingError, match="use 1 .* or 0"):
+        config.fast_mode()
 
 
 def test_device_can_be_forced_and_typos_are_explained(monkeypatch):
     monkeypatch.setenv("TORCHNN_DEVICE", "cpu")
     assert session.pick_device()[0] == torch.device("cpu")
     monkeypatch.setenv("TORCHNN_DEVICE", "gpu0")
-    with pytest.raises(session.SettingError, match="cpu, cuda or mps"):
+    with pytest.raises(SettingError, match="cpu, cuda or mps"):
         session.pick_device()
 
 
@@ -54,7 +55,7 @@ def test_device_can_be_forced_and_typos_are_explained(monkeypatch):
 def test_forcing_a_device_this_machine_lacks_is_a_setting_error(monkeypatch):
     """setup() says so at once, instead of the lesson failing later inside `.to("cuda")`."""
     monkeypatch.setenv("TORCHNN_DEVICE", "cuda")
-    with pytest.raises(session.SettingError, match="asks for a CUDA GPU, but none is available "
+    with pytest.raises(SettingError, match="asks for a CUDA GPU, but none is available "
                                                    "here; unset TORCHNN_DEVICE or set it to cpu"):
         session.setup(verbose=False)
 
@@ -62,7 +63,7 @@ def test_forcing_a_device_this_machine_lacks_is_a_setting_error(monkeypatch):
 def test_paths_do_not_depend_on_the_current_directory(monkeypatch):
     monkeypatch.delenv("TORCHNN_DATA_DIR")
     monkeypatch.delenv("TORCHNN_RUNS_DIR")
-    code = "from helpers import paths; print(paths.data_dir()); print(paths.runs_dir())"
+    code = "from helpers import config; print(config.data_dir()); print(config.runs_dir())"
     for cwd in (ROOT, ROOT / "notebooks", Path("/")):
         out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
                              text=True, check=True, env=os.environ.copy()).stdout.split()
@@ -72,7 +73,7 @@ def test_paths_do_not_depend_on_the_current_directory(monkeypatch):
 def test_folders_can_be_overridden(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCHNN_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.setenv("TORCHNN_RUNS_DIR", str(tmp_path / "r"))
-    assert paths.data_dir() == tmp_path / "d" and paths.runs_dir() == tmp_path / "r"
+    assert config.data_dir() == tmp_path / "d" and config.runs_dir() == tmp_path / "r"
 
 
 def test_importing_helpers_does_nothing():

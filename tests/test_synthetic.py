@@ -6,7 +6,8 @@ import torch
 from torchvision import transforms
 
 from helpers import synthetic
-from helpers.data import SyntheticShapes, load_dataset, make_loader
+from helpers.data import SyntheticShapes, load_dataset
+from helpers.loaders import make_loader
 
 
 def test_cifar_shaped_like_torchvision():

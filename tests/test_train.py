@@ -4,16 +4,17 @@ import torch
 from torch import nn
 
 from helpers import board
-from helpers.data import InMemoryLoader, SyntheticShapes
+from helpers.data import SyntheticShapes
+from helpers.loaders import InMemoryLoader
 from helpers.models import CifarNet
 from helpers.train import EpochStats, evaluate, fit, train_one_epoch
 
 
 def loaders():
     train = InMemoryLoader(SyntheticShapes(train=True, size=512), batch_size=64, shuffle=True,
-                           fast_limit=None)
+                           limit=None)
     test = InMemoryLoader(SyntheticShapes(train=False, size=256), batch_size=128,
-                          fast_limit=None)
+                          limit=None)
     return train, test
 
 

@@ -1,6 +1,6 @@
 """``make doctor``: what to run first when something is off.
 
-``python -m helpers.doctor`` checks, one line each, ``ok`` or ``problem`` with what to do:
+``python -m torchnn_tools doctor`` checks, one line each, ``ok`` or ``problem`` with what to do:
 
 - Python and the packages, against the versions ``requirements.txt`` pins;
 - that ``helpers`` is this project's, installed in this environment;
@@ -25,11 +25,12 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import paths
+from helpers import config
+from helpers._folders import nearest_existing, unwritable
+from helpers.errors import DataError, SettingError
 
 PINNED = ("torch", "torchvision", "numpy", "tensorboard", "jupyterlab", "jupyter_server",
           "ipykernel", "nbclient", "nbval")
@@ -45,7 +46,7 @@ class Line:
 
 
 def check_python() -> list[Line]:
-    venv = paths.project_root() / ".venv"
+    venv = config.project_root() / ".venv"
     where = "the project's .venv" if Path(sys.prefix).resolve() == venv.resolve() else (
         f"not the project's .venv ({venv})")
     lines = [Line(sys.version_info >= (3, 10),
@@ -57,7 +58,7 @@ def check_python() -> list[Line]:
 
 def pins(requirements: Path | None = None) -> dict[str, str]:
     """``{normalised name: version}`` of every ``name==version`` line in requirements.txt."""
-    requirements = requirements or paths.project_root() / "requirements.txt"
+    requirements = requirements or config.project_root() / "requirements.txt"
     found = {}
     with contextlib.suppress(OSError):
         for line in requirements.read_text().splitlines():
@@ -97,7 +98,7 @@ def check_helpers() -> list[Line]:
     import helpers
 
     origin = Path(helpers.__file__).resolve().parent
-    if origin != paths.project_root() / "helpers":
+    if origin != config.project_root() / "helpers":
         return [Line(False, f"`import helpers` finds {origin}, not this project's",
                      "run `make setup` from this project, and use its .venv")]
     try:
@@ -113,8 +114,7 @@ def check_settings() -> tuple[list[Line], object]:
     """The settings and the device; returns the lines and the device (or None)."""
     import torch
 
-    from helpers import data
-    from helpers.session import SettingError, fast_mode, pick_device
+    from helpers.session import pick_device
 
     lines, device = [], None
     shown = []
@@ -124,10 +124,10 @@ def check_settings() -> tuple[list[Line], object]:
         value = os.environ.get(name, "").strip()
         shown.append(f"{name}={value}" if value else f"{name} unset ({default})")
     problems = []
-    for check in (data.source_setting, fast_mode):
+    for check in (config.data_source, config.fast_mode):
         try:
             check()
-        except (SettingError, data.DataError) as err:
+        except (SettingError, DataError) as err:
             problems.append(str(err))
     lines.append(Line(not problems, "settings: " + ", ".join(shown),
                       " ".join(problems) + (" (see README: Settings)" if problems else "")))
@@ -149,33 +149,18 @@ def check_data_source() -> list[Line]:
     auto = data.choose_source("auto")
     lines = [Line(True, f"data source: auto would pick {auto.source}: {auto.reason}")]
     try:
-        setting = data.source_setting()
-    except data.DataError:
+        setting = config.data_source()
+    except DataError:
         return lines  # reported with the settings
     if setting == "cifar10" and auto.source != "cifar10":
         lines.append(Line(False, "data source: TORCHNN_DATA=cifar10, but CIFAR-10 is not in "
-                          f"{paths.data_dir()} and cannot be downloaded",
-                          f"put {data.CIFAR10.archive} into {paths.data_dir()}, or set "
+                          f"{config.data_dir()} and cannot be downloaded",
+                          f"put {data.CIFAR10.archive} into {config.data_dir()}, or set "
                           f"TORCHNN_DATA=synthetic"))
     elif setting != "auto":
         lines.append(Line(True, f"data source: TORCHNN_DATA={setting} is set, so the notebooks "
                           f"use {setting}"))
     return lines
-
-
-def _writable(folder: Path) -> str | None:
-    """None if a file can be created in ``folder`` (really tried: root ignores modes), else why."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-"):
-            return None
-    except OSError as err:
-        return err.strerror or str(err)
-
-
-def _nearest_existing(folder: Path) -> Path:
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
 
 
 def _absent_folder(label: str, root: Path, variable: str, fatal: bool, later: str
@@ -184,8 +169,8 @@ def _absent_folder(label: str, root: Path, variable: str, fatal: bool, later: st
     folder; nothing when it is a folder. ``fatal``: whether failing to create it is a
     problem."""
     if not root.exists():
-        parent = _nearest_existing(root)
-        why = _writable(parent) if parent.is_dir() else "not a folder"
+        parent = nearest_existing(root)
+        why = unwritable(parent) if parent.is_dir() else "not a folder"
         if why:
             return [Line(not fatal, f"{label}: {root} does not exist and cannot be created "
                          f"({parent}: {why})", f"create it, or point {variable} at a "
@@ -200,7 +185,7 @@ def _absent_folder(label: str, root: Path, variable: str, fatal: bool, later: st
 def check_data_dir(needs_cifar: bool) -> list[Line]:
     from helpers import data
 
-    root, spec = paths.data_dir(), data.CIFAR10
+    root, spec = config.data_dir(), data.CIFAR10
     absent = _absent_folder("data/", root, "TORCHNN_DATA_DIR", fatal=needs_cifar,
                             later="created on the first download; the synthetic set needs "
                                   "no files")
@@ -208,7 +193,7 @@ def check_data_dir(needs_cifar: bool) -> list[Line]:
         return absent
     lines = []
     folder, archive = root / spec.folder, root / spec.archive
-    why = _writable(root)
+    why = unwritable(root)
     if why and needs_cifar and not folder.is_dir():
         lines.append(Line(False, f"data/: {root} is not writable ({why}), so CIFAR-10 cannot be "
                           f"downloaded or unpacked there",
@@ -217,22 +202,15 @@ def check_data_dir(needs_cifar: bool) -> list[Line]:
     else:
         state = "writable" if not why else f"read-only ({why}; fine while nothing must be saved)"
         lines.append(Line(True, f"data/: {root} exists, {state}"))
-    if archive.is_file():
-        if data._md5(archive) == spec.archive_md5:
-            lines.append(Line(True, f"CIFAR-10 archive {archive.name}: present, MD5 checked"))
-        else:
-            lines.append(Line(False, f"CIFAR-10 archive {archive} is incomplete or corrupt "
-                              f"(MD5 sum wrong)", "delete it and run again to download a fresh "
-                              f"copy, or replace it with a good copy of {spec.url}"))
-    if folder.is_dir():
-        try:
-            data._check_files(folder, spec)
-            lines.append(Line(True, f"CIFAR-10 folder {folder.name}/: all "
-                              f"{len(spec.files)} files present, MD5 checked"))
-        except data.DataError as err:
-            lines.append(Line(False, f"CIFAR-10 folder {folder.name}/: {err}".split(". ")[0],
-                              f"delete the folder {folder} and run again: it is unpacked again "
-                              f"from {spec.archive} (downloaded if needed)"))
+    found = data.check_cifar10(root, spec)
+    for problem in found:
+        lines.append(Line(False, f"CIFAR-10: {problem.what}", problem.fix))
+    broken = {problem.path for problem in found}
+    if archive.is_file() and archive not in broken:
+        lines.append(Line(True, f"CIFAR-10 archive {archive.name}: present, MD5 checked"))
+    if folder.is_dir() and not any(folder in path.parents for path in broken):
+        lines.append(Line(True, f"CIFAR-10 folder {folder.name}/: all {len(spec.files)} files "
+                          f"present, MD5 checked"))
     if not archive.is_file() and not folder.is_dir():
         lines.append(Line(True, f"CIFAR-10: not in {root} (no {spec.archive}, no "
                           f"{spec.folder}/); `auto` downloads it when it can, else uses the "
@@ -248,12 +226,12 @@ def check_data_dir(needs_cifar: bool) -> list[Line]:
 def check_runs_dir() -> list[Line]:
     from helpers.board import TOPICS, runs_being_written
 
-    root = paths.runs_dir()
+    root = config.runs_dir()
     absent = _absent_folder("runs/", root, "TORCHNN_RUNS_DIR", fatal=True,
                             later="created by the first notebook or `make run`")
     if absent:
         return absent
-    why = _writable(root)
+    why = unwritable(root)
     lines = [Line(not why, f"runs/: {root} exists, " + ("writable" if not why else
                                                           f"not writable ({why})"),
                   "" if not why else "make it writable, or point TORCHNN_RUNS_DIR at a folder "
@@ -308,7 +286,7 @@ def check_kernel() -> list[Line]:
            f"instead: `.venv/bin/python -m ipykernel install --sys-prefix` (or remove {where})")
     probe = "import sys, helpers; print(helpers.__file__); print(sys.executable)"
     try:
-        done = subprocess.run([argv[0], "-c", probe], cwd=paths.notebooks_dir(),
+        done = subprocess.run([argv[0], "-c", probe], cwd=(config.project_root() / "notebooks"),
                               capture_output=True, text=True, timeout=KERNEL_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as err:
         return [Line(False, f"kernel: {argv[0]} (from {where}) could not run: {err}", fix)]
@@ -317,7 +295,7 @@ def check_kernel() -> list[Line]:
         return [Line(False, f"kernel: JupyterLab's python3 kernel ({argv[0]}) cannot import "
                      f"helpers: {last}", fix)]
     found = Path(done.stdout.split("\n")[0].strip()).resolve().parent
-    if found != paths.project_root() / "helpers":
+    if found != config.project_root() / "helpers":
         return [Line(False, f"kernel: JupyterLab's python3 kernel ({argv[0]}) imports another "
                      f"helpers: {found}", fix)]
     return [Line(True, f"kernel: JupyterLab's python3 kernel ({argv[0]}) imports helpers "
@@ -351,7 +329,7 @@ def _needs_cifar() -> bool:
     from helpers import data
 
     with contextlib.suppress(Exception):
-        setting = data.source_setting()
+        setting = config.data_source()
         return setting == "cifar10" or (setting == "auto" and
                                         data.choose_source("auto").source == "cifar10")
     return False
@@ -385,7 +363,7 @@ def run_checks() -> list[Line]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(f"torch.nn notebooks: doctor ({paths.project_root()})", flush=True)
+    print(f"torch.nn notebooks: doctor ({config.project_root()})", flush=True)
     lines = run_checks()
     for line in lines:
         print(f"{'ok' if line.ok else 'problem':<8} {line.text}")

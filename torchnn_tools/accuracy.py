@@ -5,7 +5,7 @@ Trains the lesson's CifarNet exactly as the optimizer notebook does (SGD, lr 0.0
 epochs, and prints the test accuracy (10,000 test images) after each epoch. The target: at
 least 90% after epoch 3, below 100% after epoch 1.
 
-    .venv/bin/python benchmarks/synthetic_accuracy.py
+    .venv/bin/python -m torchnn_tools.accuracy
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 
 import torch
 
-from helpers.data import InMemoryLoader, SyntheticShapes
+from helpers.data import SyntheticShapes
+from helpers.loaders import InMemoryLoader
 from helpers.models import CifarNet
 from helpers.session import seed_everything
 from helpers.train import fit
@@ -24,9 +25,9 @@ def main(train_images: int = 10_000, epochs: int = 3, seed: int = 0) -> int:
     seed_everything(seed)
     model = CifarNet()
     train = InMemoryLoader(SyntheticShapes(train=True, size=train_images), batch_size=64,
-                           shuffle=True, fast_limit=None, seed=seed)
+                           shuffle=True, limit=train_images, seed=seed)
     test = InMemoryLoader(SyntheticShapes(train=False, size=10_000), batch_size=500,
-                          fast_limit=None)
+                          limit=10_000)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     history = fit(model, train, test, optimizer, epochs, "cpu", show_progress=False)
     first, last = history[0].test_accuracy, history[-1].test_accuracy

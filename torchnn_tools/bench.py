@@ -26,8 +26,8 @@ variable is set.
 It prints b/a and b/c and writes every figure to ``runs/bench.json``:
 
     make bench                                       # in the project's .venv
-    PYTHONPATH=. python3 -m benchmarks.bench         # any Python with torch and torchvision
-    python -m benchmarks.bench --images 2048 --repeats 9 --threads 1
+    python -m torchnn_tools bench                    # the same, without make
+    python -m torchnn_tools bench --images 2048 --repeats 9 --threads 1
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from helpers import paths  # noqa: E402
-from helpers.data import ImageDataset, InMemoryLoader, lesson_transform, load_dataset  # noqa: E402
+from helpers import config  # noqa: E402
+from helpers.data import ImageDataset, lesson_transform, load_dataset  # noqa: E402
+from helpers.loaders import InMemoryLoader  # noqa: E402
 from helpers.models import CifarNet  # noqa: E402
 from helpers.session import pick_device  # noqa: E402
 from helpers.train import train_one_epoch  # noqa: E402
@@ -207,7 +208,7 @@ def run(images: int = 1024, repeats: int = 5, warmup: int = 256, batch_size: int
     # (b) The lessons' loader: one uint8 tensor, on the device, cut into shuffled batches.
     start = time.perf_counter()
     lesson_loader = InMemoryLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
-                                   fast_limit=None, device=device)
+                                   limit=images, device=device)
     synchronize(device)
     lesson_setup_seconds = time.perf_counter() - start
 
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(images=args.images, repeats=args.repeats, warmup=args.warmup,
                  batch_size=args.batch_size, seed=args.seed, data=args.data, threads=args.threads)
     report(result)
-    out = args.out or paths.runs_dir() / "bench.json"
+    out = args.out or config.runs_dir() / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

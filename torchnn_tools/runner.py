@@ -1,6 +1,6 @@
 """Execute the notebooks head-less: ``make run`` and ``make notebooks``.
 
-``python -m helpers.runner`` runs every ``notebooks/*.ipynb`` in order (two at a time:
+``python -m torchnn_tools run`` runs every ``notebooks/*.ipynb`` in order (two at a time:
 ``--jobs``), each in a fresh kernel of this Python (the project's ``.venv``, whatever kernels
 Jupyter has registered) started in ``notebooks/`` as JupyterLab does, saves the executed
 copies to ``runs/notebooks/`` and prints a table: notebook, seconds, status, TensorBoard runs
@@ -32,7 +32,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers import paths
+from helpers import config
+from helpers.board import LESSONS, event_files
+from helpers.errors import BoardError, DataError, SettingError
+from helpers.session import shown
 
 KERNEL = "python3"  # the name stored in the notebooks' metadata
 FAST_CELL_TIMEOUT = 600  # seconds per cell under TORCHNN_FAST=1, where every cell is short
@@ -50,10 +53,13 @@ class Result:
     error: str = ""
 
 
+def notebooks_dir() -> Path:
+    """The English lessons, ``<project>/notebooks``."""
+    return config.project_root() / "notebooks"
+
+
 def topic_of(notebook: Path) -> str | None:
     """The TensorBoard topic a lesson notebook writes to (``None`` for other notebooks)."""
-    from helpers.board import LESSONS
-
     return LESSONS.get(Path(notebook).stem)
 
 
@@ -78,7 +84,7 @@ def _kernel_manager_class():
             return KernelSpec(
                 argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                 display_name="Python 3 (torch.nn notebooks)", language="python",
-                resource_dir=str(paths.project_root()),
+                resource_dir=str(config.project_root()),
                 env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
             )
 
@@ -88,9 +94,7 @@ def _kernel_manager_class():
 def cell_timeout() -> int | None:
     """Seconds a cell may take: bounded in fast mode (CI), unbounded for full-size lessons,
     whose training cells take many minutes on a CPU (Ctrl-C stops a run that hangs)."""
-    from helpers.session import fast_mode
-
-    return FAST_CELL_TIMEOUT if fast_mode() else None
+    return FAST_CELL_TIMEOUT if config.fast_mode() else None
 
 
 def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = None,
@@ -171,12 +175,26 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
 
 
 def _kill_kernel(client) -> None:
-    """Kill the kernel's process group (jupyter_client starts each kernel in its own session)."""
+    """Kill the kernel and every process it started, on any platform.
+
+    psutil walks the process tree (``os.killpg`` and ``SIGKILL`` do not exist on Windows):
+    the children first, so none is left behind when its parent is gone.
+    """
+    import psutil
+
     provisioner = getattr(getattr(client, "km", None), "provisioner", None)
     pid = getattr(provisioner, "pid", None)
-    if pid:
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
+    if not pid:
+        return
+    try:
+        kernel = psutil.Process(pid)
+        family = [*kernel.children(recursive=True), kernel]
+    except psutil.Error:
+        return
+    for process in family:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(family, timeout=5)
 
 
 def merge_streams(nb) -> None:
@@ -225,17 +243,14 @@ def runs_written_since(root: Path, since: float, topic: str | None = None
                        ) -> dict[str, dict[str, list[str]]]:
     """``topic/run`` -> tags of every run under ``root`` (or ``root/topic``) written since
     ``since`` (an event file modified after it)."""
-    from helpers.board import BoardError, read_run
+    from helpers.board import read_run
 
     found = {}
-    pattern = f"{topic}/*/events.out.tfevents.*" if topic else "*/*/events.out.tfevents.*"
-    for event in sorted(root.glob(pattern)):
-        folder = event.parent
-        name = f"{folder.parent.name}/{folder.name}"
+    for folder in sorted(root.glob(f"{topic or '*'}/*/")):
         with contextlib.suppress(OSError):
-            if name not in found and event.stat().st_mtime >= since:
+            if any(event.stat().st_mtime >= since for event in event_files(folder)):
                 with contextlib.suppress(BoardError, OSError):
-                    found[name] = read_run(folder)
+                    found[f"{folder.parent.name}/{folder.name}"] = read_run(folder)
     return found
 
 
@@ -262,7 +277,7 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
     from concurrent.futures import ThreadPoolExecutor
 
     _STOP.clear()
-    runs_root = paths.runs_dir()
+    runs_root = config.runs_dir()
     seen_errors: dict[str, str] = {}  # error line -> first notebook that showed it
     results: list[Result] = []
 
@@ -387,33 +402,29 @@ def preflight(out_dir: Path | None) -> str:
 
     Raises ``SettingError`` / ``DataError`` / ``BoardError`` with a message that says what to do.
     """
-    from helpers import data
-    from helpers.board import BoardError
-    from helpers.session import fast_mode, pick_device
+    from helpers import _folders, data
+    from helpers.session import pick_device
 
-    setting = data.source_setting()
-    fast = fast_mode()
+    config.check_all()
     device, _ = pick_device()  # a TORCHNN_DEVICE this machine lacks is a SettingError
     if out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test"):
-                pass
-        except OSError as err:
+        why = _folders.unwritable(out_dir, create=True)
+        if why:
             raise BoardError(
-                f"cannot write to {out_dir} ({err.strerror or err}). Make {paths.runs_dir()} "
-                f"writable or point TORCHNN_RUNS_DIR at a folder you can write to."
-            ) from None
-    choice = data.choose_source(setting)
+                f"cannot write to {out_dir} ({why}). Make {config.runs_dir()} writable or point "
+                f"TORCHNN_RUNS_DIR at a folder you can write to."
+            )
+    choice = data.choose_source()
     if choice.source == "cifar10":  # every notebook needs it: download / check it once, here
         try:
-            data.prepare_cifar10(paths.data_dir())
-        except data.DataError as err:
+            data.prepare_cifar10(config.data_dir())
+        except DataError as err:
             if not choice.will_download:  # cifar10 asked for, or a broken copy in data/
                 raise
             print(f"auto: {err} The notebooks use the synthetic set.", flush=True)
-    return (f"data {choice.source} ({choice.reason}), fast mode {'on' if fast else 'off'}, "
-            f"device {device}, runs in {paths.runs_dir()}")
+    return (f"data {choice.source} ({choice.reason}), fast mode "
+            f"{'on' if config.fast_mode() else 'off'}, device {device}, runs in "
+            f"{shown(config.runs_dir(), folder=True)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -425,19 +436,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", "-j", type=int, default=min(JOBS, os.cpu_count() or 1),
                         help=f"notebooks executed at once (default: {JOBS}, at most the CPUs)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        print(f"error: --jobs {args.jobs}: give at least 1 (notebooks executed at once).",
+              file=sys.stderr)
+        return EXIT_SETUP
 
-    from helpers.board import BoardError
-    from helpers.data import DataError
-    from helpers.session import SettingError
-
-    notebooks = args.notebooks or sorted(paths.notebooks_dir().glob("*.ipynb"))
+    notebooks = args.notebooks or sorted(notebooks_dir().glob("*.ipynb"))
     missing = [str(p) for p in notebooks if not Path(p).is_file()]
     if missing:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return EXIT_SETUP
-    out_dir = None if args.in_place else paths.runs_dir() / "notebooks"
+    out_dir = None if args.in_place else config.runs_dir() / "notebooks"
     if not notebooks:
-        print(f"no notebooks in {paths.notebooks_dir()}: nothing to run.")
+        print(f"no notebooks in {notebooks_dir()}: nothing to run.")
         return 0
     # SIGTERM (a closed terminal, `kill`) cleans up like Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -445,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"settings: {preflight(out_dir)}", flush=True)
         results = run_all([p.resolve() for p in notebooks], out_dir, args.in_place,
-                          jobs=max(1, args.jobs))
+                          jobs=args.jobs)
     except (SettingError, DataError, BoardError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_SETUP
@@ -466,11 +477,23 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_FAILED if failed else 0
 
 
+def refresh(argv: list[str] | None = None) -> int:
+    """``make notebooks``: re-execute the lessons in place at full size on the synthetic set.
+
+    The committed outputs are what a reader sees on the code host, so they come from the full
+    lessons (``TORCHNN_FAST=0``), never from CI's fast mode, and from the synthetic set, so
+    that they are the same on every machine (seeds are fixed).
+    """
+    os.environ["TORCHNN_DATA"] = "synthetic"
+    os.environ["TORCHNN_FAST"] = "0"
+    return main(["--in-place", *(argv or [])])
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _exit(code: int) -> None:
+def exit_now(code: int) -> None:
     """Exit with ``code``; after an interrupt, without the interpreter's teardown.
 
     A kernel client stopped mid-cell leaves zmq sockets and contexts behind, and tearing them
@@ -487,4 +510,4 @@ def _exit(code: int) -> None:
 
 
 if __name__ == "__main__":
-    _exit(main())
+    exit_now(main())

@@ -1,1 +1,0 @@
-"""Measurements: ``python -m benchmarks.bench``, ``benchmarks/synthetic_accuracy.py``."""

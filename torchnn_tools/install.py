@@ -1,0 +1,109 @@
+"""``setup``: check the Python, create ``.venv`` and install the pinned packages into it.
+
+Only the standard library is used (this runs before anything is installed), and the code
+parses on old Pythons too, so that an unsupported one gets a clear line instead of a
+traceback. It reinstalls only when ``requirements.txt`` or ``pyproject.toml`` changed since the
+last install (``.venv/.installed`` records that), or with ``--force``.
+
+    python3 -m torchnn_tools setup          # Linux, macOS (make setup runs this)
+    py -3.12 -m torchnn_tools setup         # Windows
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".installed"
+INPUTS = (ROOT / "requirements.txt", ROOT / "pyproject.toml")
+# Pythons the pinned stack has wheels for (tests/test_install.py resolves the pins for each).
+SUPPORTED = ((3, 11), (3, 12), (3, 13))
+
+WHAT = """\
+Installing into {venv}:
+  PyTorch 2.14.1 and torchvision 0.29.1, JupyterLab, TensorBoard, matplotlib, pytest and nbval
+  (requirements.txt). On Linux x86_64 pip's default PyTorch is a CUDA build that also runs on
+  the CPU: about 6 GB with its NVIDIA libraries (3.2 GB of them). On macOS and Windows, or with
+  the CPU-only build (README: Installing), it is about 1.5 GB.
+  The first time takes a few minutes; pip shows its progress below."""
+
+
+def supported_text() -> str:
+    return ", ".join(f"{major}.{minor}" for major, minor in SUPPORTED)
+
+
+def check_python(version: tuple[int, int] | None = None) -> str | None:
+    """``None`` if this Python can install the pins, else the one line that says what to use."""
+    major, minor = version or sys.version_info[:2]
+    if (major, minor) in SUPPORTED:
+        return None
+    return (f"error: Python {major}.{minor} cannot install the pinned packages (PyTorch 2.14.1 "
+            f"and friends have wheels for Python {supported_text()} only). Run this with one "
+            f"of those: `make setup PYTHON=python3.12`, `python3.12 -m torchnn_tools setup`, or "
+            f"on Windows `py -3.12 -m torchnn_tools setup`.")
+
+
+def venv_python(folder: Path = VENV) -> Path:
+    """The Python inside a virtual environment (``bin/python``, or ``Scripts\\python.exe``)."""
+    windows = folder / "Scripts" / "python.exe"
+    return windows if os.name == "nt" or windows.exists() else folder / "bin" / "python"
+
+
+def up_to_date() -> bool:
+    if not (STAMP.is_file() and venv_python().exists()):
+        return False
+    stamp = STAMP.stat().st_mtime
+    return all(path.stat().st_mtime <= stamp for path in INPUTS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m torchnn_tools setup",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true",
+                        help="install again even if nothing changed")
+    args = parser.parse_args(argv)
+    python = venv_python()
+    if not args.force and up_to_date():
+        print(f".venv is up to date ({python}).")
+        return 0
+    if not python.exists():
+        problem = check_python()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+        print(f"Creating {VENV} with Python {sys.version.split()[0]} ({sys.executable}) ...",
+              flush=True)
+        venv.create(VENV, with_pip=True)
+    else:
+        found = subprocess.run([str(python), "-c", "import sys; print(*sys.version_info[:2])"],
+                               capture_output=True, text=True)
+        parts = found.stdout.split()
+        problem = check_python((int(parts[0]), int(parts[1]))) if len(parts) == 2 else (
+            f"error: {python} does not run ({found.stderr.strip()[-200:]}).")
+        if problem:
+            print(f"{problem}\n(.venv was made with that Python: delete .venv, then run setup "
+                  f"again with a supported one.)", file=sys.stderr)
+            return 2
+    print(WHAT.format(venv=VENV), flush=True)
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check",
+               "--progress-bar", "on", "-r", str(INPUTS[0]), "-e", str(ROOT)]
+    print(" ".join(command), flush=True)
+    code = subprocess.call(command, cwd=ROOT)
+    if code != 0:
+        print("error: pip could not install the packages (its message is above). Behind a slow "
+              "or blocked connection, point pip at a mirror near you (README: Installing) and "
+              "run setup again.", file=sys.stderr)
+        return code
+    STAMP.touch()
+    print(f"Done: {VENV} is ready. Next: `make run` (or `{python} -m torchnn_tools run`).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
