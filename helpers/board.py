@@ -53,13 +53,13 @@ def run_dir(topic: str, run: str = "main", root: Path | str | None = None) -> Pa
     for what, name in (("topic", topic), ("run", run)):
         if not _plain(name):
             raise BoardError(f"{what} name {name!r} must be a plain folder name (letters, digits,"
-                             f" '_', '-', '.'), not a path.")
+                             f" '_', '-', '.'; 中文 is fine), not a path.")
     return (config.runs_dir() if root is None else Path(root)) / topic / run
 
 
 def _plain(name: str) -> bool:
-    return bool(name) and name[0].isascii() and name[0].isalnum() and all(
-        c.isascii() and (c.isalnum() or c in "_.-") for c in name)
+    """Letters (any script), digits, '_', '-', '.'; not starting with '.', '_' or '-'."""
+    return bool(name) and name[0].isalnum() and all(c.isalnum() or c in "_.-" for c in name)
 
 
 def event_files(folder: Path | str) -> list[Path]:

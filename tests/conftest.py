@@ -20,6 +20,25 @@ import pytest
 from helpers.data import Cifar10Spec
 
 FAKE_CLASSES = [f"class{k}" for k in range(10)]
+
+# Windows, as far as a POSIX machine can play it: a prelude for `python -c` that takes away the
+# POSIX-only modules and process-group calls (tests/test_platforms.py, tests/test_runner.py).
+# signal.SIGKILL stays: the standard library's own POSIX code (Popen.kill) needs it here, and
+# on Windows it takes another branch; tests/test_platforms.py checks that our code never names it.
+POSIX_ONLY_MODULES = ("fcntl", "termios", "resource", "pwd", "grp")
+
+
+def windows_like(modules: tuple[str, ...] = POSIX_ONLY_MODULES) -> str:
+    """The prelude, making ``modules`` unimportable."""
+    return f"""
+import sys
+for name in {modules!r}:
+    sys.modules[name] = None  # `import fcntl` now raises ImportError, as on Windows
+import os
+for name in ("killpg", "getpgid"):
+    if hasattr(os, name):
+        delattr(os, name)
+"""
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 
 

@@ -293,7 +293,11 @@ def test_two_make_runs_at_once_leave_one_whole_copy_of_each_run(tmp_path):
     procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
+    if [p.returncode for p in procs] != [0, 0]:  # each runner's whole output, not a repr cut
+        logs = sorted((runs / "notebooks").glob("*.kernel.log"))
+        pytest.fail("".join(f"\n----- runner {i} (exit status {p.returncode}) -----\n{out}"
+                            for i, (p, out) in enumerate(zip(procs, outs))) + "".join(
+            f"\n----- {log.name} -----\n{log.read_text()}" for log in logs), pytrace=False)
     run = runs / "module" / "race"
     assert board.read_scalars(run, "loss") == [(s, float(s)) for s in range(6)]
     assert len(list(run.glob("events.out.tfevents.*"))) == 1

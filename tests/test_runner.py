@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from conftest import make_notebook
+from conftest import make_notebook, windows_like
 
 GOOD = [
     "from helpers.board import open_writer",
@@ -99,13 +99,24 @@ def _gone(pid: int, within: float = 20.0) -> bool:
     return False
 
 
-@pytest.mark.parametrize(("in_place", "jobs"), [(False, 1), (True, 1), (False, 2)],
-                         ids=["make-run", "make-notebooks", "make-run-two-at-once"])
-def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_place, jobs):
+# The runner's process keeps `resource`, `pwd` and `grp`: psutil's Linux backend needs them, and
+# on Windows psutil has its own.
+WINDOWS_RUNNER = windows_like(("fcntl", "termios")) + (
+    "import runpy\nrunpy.run_module('torchnn_tools', run_name='__main__', alter_sys=True)\n")
+
+
+@pytest.mark.parametrize(("in_place", "jobs", "windows"),
+                         [(False, 1, False), (True, 1, False), (False, 2, False),
+                          (False, 2, True)],
+                         ids=["make-run", "make-notebooks", "make-run-two-at-once",
+                              "windows-like-no-killpg"])
+def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_place, jobs,
+                                                windows):
     """Ctrl-C (SIGINT to the runner's process group) while the slow notebooks execute (one
     after the first has finished, or two at once with ``--jobs 2``): the first is saved
     complete, no slow one is saved (its old copy or source is intact), no temporary file is
-    left, every kernel is gone, and the exit status is 130."""
+    left, every kernel is gone, and the exit status is 130. ``windows``: the runner has no
+    ``fcntl``, ``os.killpg`` or ``signal.SIGKILL``, as on Windows, and still stops them."""
     good, good_bytes, _, _ = two_notebooks
     out = tmp_path / "runs" / "notebooks"
     out.mkdir(parents=True)
@@ -117,8 +128,10 @@ def test_ctrl_c_leaves_no_half_written_notebook(tmp_path, two_notebooks, in_plac
     env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"))
     args = ["--in-place"] * in_place + ["--jobs", str(jobs), str(good), *map(str, slow)]
     done = good if in_place else out / good.name
+    start = [sys.executable, "-c", WINDOWS_RUNNER] if windows else [
+        sys.executable, "-m", "torchnn_tools"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "torchnn_tools", "run", *args], env=env, stdout=subprocess.PIPE,
+        [*start, "run", *args], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, process_group=0,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
     try:

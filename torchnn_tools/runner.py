@@ -309,7 +309,8 @@ def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
     print(f"running {path.name} ...", flush=True)
     start_wall = time.time()
     start = time.perf_counter()
-    log = runs_root / "notebooks" / f".{path.stem}.kernel.log"
+    # This process's own name for it: two `make run`s may execute the same notebook at once.
+    log = runs_root / "notebooks" / f".{path.stem}.{os.getpid()}.kernel.log"
     try:
         nb, err = execute(path, kernel_log=log, show_cells=show_cells)
     except KeyboardInterrupt:
@@ -330,7 +331,7 @@ def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
                                 f"make its folder writable or set TORCHNN_RUNS_DIR.")
     runs = runs_written_since(runs_root, start_wall - 1, topic_of(path))
     result = Result(path.name, seconds, ok, runs, "\n".join(filter(None, [error, saved])))
-    kept = _keep_kernel_log(log, failed=not ok)
+    kept = _keep_kernel_log(log, f"{path.stem}.kernel.log", failed=not ok)
     if kept:
         result.error += f"\n    (the kernel's own output: {kept})"
     print(f"finished {path.name} in {seconds:.1f} s: {'ok' if ok else 'FAILED'}", flush=True)
@@ -351,14 +352,14 @@ def _report(result: Result, seen_errors: dict[str, str]) -> None:
               flush=True)
 
 
-def _keep_kernel_log(log: Path, failed: bool) -> Path | None:
-    """Keep a failed notebook's kernel log as ``<name>.kernel.log`` if it says more than
-    ipykernel's start-up notice; delete it otherwise. Returns the kept path."""
+def _keep_kernel_log(log: Path, name: str, failed: bool) -> Path | None:
+    """Keep a failed notebook's kernel log as ``name`` (``<notebook>.kernel.log``) if it says
+    more than ipykernel's start-up notice; delete it otherwise. Returns the kept path."""
     try:
         text = log.read_text(errors="replace") if log.exists() else ""
         noise = "Kernel is running over TCP without encryption"
         if failed and any(line.strip() and noise not in line for line in text.splitlines()):
-            kept = log.with_name(log.name[1:])
+            kept = log.with_name(name)
             log.replace(kept)
             return kept
         log.unlink(missing_ok=True)
