@@ -53,6 +53,20 @@ def runs_dir() -> Path:
     return _folder("TORCHNN_RUNS_DIR", PROJECT_ROOT / "runs")
 
 
+def shown(path: Path | str, folder: bool = False) -> str:
+    """A path relative to the project root when it lies inside it (``runs/x``), else as is;
+    ``folder=True`` adds a trailing ``/``.
+
+    Printed paths in stored notebook outputs must not name the folders of the machine that
+    made them; inside the project they never do.
+    """
+    try:
+        text = Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        text = str(path)
+    return f"{text.rstrip('/')}/" if folder else text
+
+
 def _folder(name: str, default: Path) -> Path:
     value = _raw(name)
     return Path(value).expanduser().resolve() if value else default

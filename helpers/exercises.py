@@ -1,12 +1,22 @@
-"""Checking a learner's exercise answers against what PyTorch computes.
+"""Checking a learner's exercise answers: numbers they work out, and code they write.
 
-An exercise in a notebook is three cells: the learner's (``answer = None``), a check
-(``check_answer(answer, expected)``) and a hidden solution that the same check verifies, so
-CI proves every exercise can be solved and its solution is right.
+Two kinds of exercise, each checked by a cell right below it:
+
+- a value (a shape, a count): the learner sets ``answer = ...`` and the check cell calls
+  :func:`check_answer`;
+- code (a module, a kernel, a loop): the learner fills in a function or class whose body is
+  ``raise NotImplementedError``, and the check cell calls :func:`check_code` with a test that
+  runs what they wrote and compares it with PyTorch.
+
+Unanswered, a check prints "not answered yet" (and a hint) and the notebook runs on. Each
+notebook ends with a "Solutions" section that writes the answers and runs the same checks
+again, so CI proves every exercise can be solved and its check really tests something, while
+no answer is printed next to its exercise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -26,6 +36,27 @@ def check_answer(answer: Any, expected: Any, hint: str = "", name: str = "answer
     if not _matches(answer, expected):
         raise AssertionError(f"{name} = {answer!r} is not right yet." +
                              (f" Hint: {hint}" if hint else ""))
+    print(f"{name}: correct.")
+    return True
+
+
+def check_code(test: Callable[[], Any], hint: str = "", name: str = "your code") -> bool:
+    """Run ``test()``, which calls the learner's code and asserts what it must do.
+
+    ``NotImplementedError`` (the exercise's placeholder body) means not answered yet: prints
+    the hint and returns ``False``. A failed assertion, or any other error the code raises,
+    propagates with the hint added, so the learner sees what went wrong. A test that passes
+    prints "correct" and returns ``True``.
+    """
+    try:
+        test()
+    except NotImplementedError:
+        print(f"{name}: not answered yet." + (f" Hint: {hint}" if hint else ""))
+        return False
+    except Exception as err:
+        if hint:
+            err.add_note(f"Hint: {hint}")
+        raise
     print(f"{name}: correct.")
     return True
 

@@ -109,22 +109,8 @@ def setup(seed: int = 0, verbose: bool = True) -> Settings:
         print(f"data   : {choice.source} ({choice.reason})")
         mode = "on: small subsets, few epochs" if fast else "off: full-size lessons"
         print(f"fast   : {mode} (TORCHNN_FAST)")
-        print(f"folders: data={shown(settings.data_dir, folder=True)} "
-              f"runs={shown(settings.runs_dir, folder=True)}")
+        print(f"folders: data={config.shown(settings.data_dir, folder=True)} "
+              f"runs={config.shown(settings.runs_dir, folder=True)}")
         print(f"seed   : {seed} (Python, NumPy and torch)")
     data.announce(choice, already_printed=verbose)
     return settings
-
-
-def shown(path: Path | str, folder: bool = False) -> str:
-    """A path relative to the project root when it lies inside it (``runs/x``), else as is;
-    ``folder=True`` adds a trailing ``/``.
-
-    Printed paths in stored notebook outputs must not name the folders of the machine that
-    made them; inside the project they never do.
-    """
-    try:
-        text = Path(path).resolve().relative_to(config.project_root()).as_posix()
-    except ValueError:
-        text = str(path)
-    return f"{text.rstrip('/')}/" if folder else text

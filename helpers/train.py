@@ -22,10 +22,11 @@ from helpers.config import fast_mode
 @dataclass(frozen=True)
 class EpochStats:
     epoch: int
-    train_loss: float
+    train_loss: float  # mean over the epoch's images
     test_loss: float
     test_accuracy: float  # fraction in [0, 1]
     seconds: float
+    step_losses: tuple[float, ...] = ()  # the training loss of each batch, in order
 
 
 def progress(iterable: Iterable, enabled: bool | None = None, **kwargs):
@@ -45,16 +46,17 @@ def progress(iterable: Iterable, enabled: bool | None = None, **kwargs):
 
 def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
                     optimizer: torch.optim.Optimizer, device: torch.device | str,
-                    show_progress: bool | None = None, desc: str = "train") -> float:
+                    show_progress: bool | None = None, desc: str = "train",
+                    step_losses: list[float] | None = None) -> float:
     """One pass over ``loader`` (batches ``(X (N, C, H, W), y (N,))``); mean loss per image.
 
-    The running total is ``loss.detach()`` summed on the device: like ``loss.item()`` it keeps
-    no graph alive, and on a GPU it does not make the CPU wait for every batch to finish
-    before queueing the next. One ``.item()`` at the end turns it into a Python float.
+    Each batch's loss is kept as ``loss.detach()``: like ``loss.item()`` it keeps no graph
+    alive, and on a GPU it does not make the CPU wait for every batch to finish before queueing
+    the next. They become Python floats once, at the end; pass a list as ``step_losses`` to
+    get every batch's loss appended to it.
     """
     model.train()
-    total = torch.zeros((), device=device)
-    count = 0
+    losses, sizes = [], []
     bar = progress(loader, show_progress, desc=desc, leave=False)
     has_bar = bar is not loader
     for step, (X, y) in enumerate(bar):
@@ -64,11 +66,17 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += loss.detach() * len(y)
-        count += len(y)
+        losses.append(loss.detach())
+        sizes.append(len(y))
         if has_bar and step % 10 == 0:
-            bar.set_postfix(loss=f"{total.item() / count:.3f}", refresh=False)
-    return total.item() / max(count, 1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    if not losses:
+        return 0.0
+    per_batch = torch.stack(losses).float().cpu()
+    if step_losses is not None:
+        step_losses.extend(per_batch.tolist())
+    weights = torch.tensor(sizes, dtype=torch.float32)
+    return (per_batch * weights).sum().item() / weights.sum().item()
 
 
 @torch.no_grad()
@@ -93,22 +101,32 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
         verbose: bool = True) -> list[EpochStats]:
     """Train for ``epochs``, evaluating after each; returns one :class:`EpochStats` per epoch.
 
-    With a ``writer`` it logs ``loss/train``, ``loss/test`` and ``accuracy/test`` per epoch.
+    ``test_loader`` is whatever the model is judged on after each epoch: a validation split
+    when the results choose something (a learning rate, an optimizer), the test split for a
+    final figure. With a ``writer`` it logs ``loss/train``, ``loss/test`` and
+    ``accuracy/test`` per epoch and ``loss/train_step``, each batch's loss, per step.
     """
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     model.to(device)
     history = []
+    steps_done = 0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
+        step_losses: list[float] = []
         train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, device,
-                                     show_progress, desc=f"epoch {epoch}/{epochs}")
+                                     show_progress, desc=f"epoch {epoch}/{epochs}",
+                                     step_losses=step_losses)
         test_loss, accuracy = evaluate(model, test_loader, loss_fn, device)
-        stats = EpochStats(epoch, train_loss, test_loss, accuracy, time.perf_counter() - start)
+        stats = EpochStats(epoch, train_loss, test_loss, accuracy, time.perf_counter() - start,
+                           tuple(step_losses))
         history.append(stats)
         if writer is not None:
+            for offset, value in enumerate(step_losses, start=steps_done + 1):
+                writer.add_scalar("loss/train_step", value, offset)
             writer.add_scalar("loss/train", train_loss, epoch)
             writer.add_scalar("loss/test", test_loss, epoch)
             writer.add_scalar("accuracy/test", accuracy, epoch)
+        steps_done += len(step_losses)
         if verbose:
             print(f"epoch {epoch:>2}/{epochs}  train loss {train_loss:.4f}  test loss "
                   f"{test_loss:.4f}  test accuracy {accuracy:6.2%}  ({stats.seconds:.1f} s)")

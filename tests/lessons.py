@@ -100,9 +100,10 @@ PROMISED: dict[str, dict[str, dict]] = {
         }
     },
     "optimizer": {
-        "adam": {"scalars": ["accuracy/test", "loss/test", "loss/train"]},
-        "rmsprop": {"scalars": ["accuracy/test", "loss/test", "loss/train"]},
-        "sgd": {"scalars": ["accuracy/test", "loss/test", "loss/train"]},
-        "sgd-momentum": {"scalars": ["accuracy/test", "loss/test", "loss/train"]},
+        "adam": {"scalars": ["accuracy/test", "loss/test", "loss/train", "loss/train_step"]},
+        "rmsprop": {"scalars": ["accuracy/test", "loss/test", "loss/train", "loss/train_step"]},
+        "sgd": {"scalars": ["accuracy/test", "loss/test", "loss/train", "loss/train_step"]},
+        "sgd-momentum": {"scalars": ["accuracy/test", "loss/test", "loss/train",
+                                     "loss/train_step"]},
     },
 }

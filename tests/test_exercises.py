@@ -24,3 +24,27 @@ def test_wrong_answers_raise_without_giving_the_answer_away():
         check_answer((64, 6, 30), torch.Size([64, 6, 30, 30]))
     with pytest.raises(AssertionError):
         check_answer(torch.zeros(2), torch.ones(2))
+
+
+def test_check_code_reports_unanswered_right_and_wrong(capsys):
+    from helpers.exercises import check_code
+
+    def todo():
+        raise NotImplementedError
+
+    assert check_code(lambda: todo(), hint="slide a window") is False
+    assert "not answered yet. Hint: slide a window" in capsys.readouterr().out
+
+    def relu(x):
+        return x.clamp_min(0)
+
+    def test_relu(fn=relu):
+        x = torch.tensor([-1.0, 2.0])
+        torch.testing.assert_close(fn(x), torch.relu(x))
+
+    assert check_code(test_relu) is True and "correct" in capsys.readouterr().out
+    with pytest.raises(AssertionError) as err:
+        check_code(lambda: test_relu(lambda x: x), hint="negative values")
+    assert "Hint: negative values" in err.value.__notes__
+    with pytest.raises(TypeError):  # the learner's own bug shows as it is
+        check_code(lambda: test_relu(lambda x: x + "a"))

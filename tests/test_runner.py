@@ -1,5 +1,6 @@
 """The notebook runner behind `make run` / `make notebooks`, on two tiny notebooks."""
 
+import json
 import os
 import re
 import signal
@@ -256,3 +257,29 @@ def test_cifar10_problems_are_found_once_before_any_notebook(tmp_path, monkeypat
     assert "data cifar10" in runner.preflight(None)
     assert capsys.readouterr().out == ("auto: could not download it (a test). The notebooks "
                                        "use the synthetic set.\n")
+
+
+def test_saved_outputs_name_no_folder_of_this_machine(tmp_path):
+    """An error raised inside torch and a printed path of the project: the executed copy shows
+    `<site-packages>/...` and `helpers/...`, and the error as one short line."""
+    from torchnn_tools.runner import machine_folders
+
+    notebook = tmp_path / "01_paths.ipynb"
+    make_notebook(notebook, [
+        "import helpers, torch\nprint(helpers.__file__)",
+        "import torch.nn.functional as F\nprint(F.__file__)",
+        "torch.zeros(2, 3) @ torch.zeros(2, 3)",
+    ])
+    nb_raw = nbformat.read(notebook, as_version=4)
+    nb_raw.cells[2].metadata["tags"] = ["raises-exception"]
+    nbformat.write(nb_raw, notebook)
+    result = run([notebook], tmp_path)
+    assert result.returncode == 0, result.stdout
+    saved = (tmp_path / "runs" / "notebooks" / notebook.name).read_text()
+    for folder, _ in machine_folders():
+        assert json.dumps(folder)[1:-1] not in saved, folder
+    cells = nbformat.reads(saved, as_version=4).cells
+    assert cells[0].outputs[0]["text"] == "helpers/__init__.py\n"
+    assert cells[1].outputs[0]["text"] == "<site-packages>/torch/nn/functional.py\n"
+    [error] = cells[2].outputs
+    assert error["ename"] == "RuntimeError" and len(error["traceback"]) <= 2, error["traceback"]

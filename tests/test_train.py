@@ -31,10 +31,19 @@ def test_fit_lowers_the_loss_and_logs_per_epoch(tmp_path):
     assert history[-1].train_loss < history[0].train_loss
     assert history[-1].test_loss < before
     run = tmp_path / "optimizer" / "test"
-    assert board.read_run(run)["scalars"] == ["accuracy/test", "loss/test", "loss/train"]
+    assert board.read_run(run)["scalars"] == ["accuracy/test", "loss/test", "loss/train",
+                                              "loss/train_step"]
     logged = board.read_scalars(run, "loss/train")
     assert [step for step, _ in logged] == [1, 2, 3]
     assert [v for _, v in logged] == [torch.tensor(h.train_loss).float().item() for h in history]
+    # every batch's loss, numbered on across epochs; each epoch's mean is their weighted mean
+    per_step = board.read_scalars(run, "loss/train_step")
+    assert [step for step, _ in per_step] == list(range(1, 3 * len(train) + 1))
+    assert all(len(h.step_losses) == len(train) for h in history)
+    sizes = torch.tensor([len(y) for _, y in train], dtype=torch.float32)
+    for h in history:
+        mean = (torch.tensor(h.step_losses) * sizes).sum() / sizes.sum()
+        assert abs(mean.item() - h.train_loss) < 1e-5
 
 
 def test_same_seed_same_first_epoch():

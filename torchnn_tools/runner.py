@@ -35,13 +35,16 @@ from pathlib import Path
 from helpers import config
 from helpers.board import LESSONS, event_files
 from helpers.errors import BoardError, DataError, SettingError
-from helpers.session import shown
 
 KERNEL = "python3"  # the name stored in the notebooks' metadata
 FAST_CELL_TIMEOUT = 600  # seconds per cell under TORCHNN_FAST=1, where every cell is short
 EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 1, 2, 130
 JOBS = 2  # notebooks executed at once: each waits on imports much of its time
 _STOP = threading.Event()  # set on Ctrl-C: every notebook being executed stops its kernel
+# Head-less kernels: errors as one line (`ValueError: ...`, what a lesson's error cell is about,
+# without frames from inside torch), and no IPython history (several kernels at once would
+# all write to the one SQLite file in ~/.ipython).
+KERNEL_OPTIONS = ("--InteractiveShell.xmode=Minimal", "--HistoryManager.enabled=False")
 
 
 @dataclass
@@ -82,7 +85,8 @@ def _kernel_manager_class():
         @property
         def kernel_spec(self):
             return KernelSpec(
-                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                      *KERNEL_OPTIONS],
                 display_name="Python 3 (torch.nn notebooks)", language="python",
                 resource_dir=str(config.project_root()),
                 env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
@@ -221,6 +225,45 @@ def _text(text) -> str:
     return "".join(text) if isinstance(text, list) else text
 
 
+def machine_folders() -> list[tuple[str, str]]:
+    """``(folder, shown as)`` for the folders of this machine that outputs may name: this
+    Python's site-packages and standard library, the project, the home folder."""
+    import sysconfig
+
+    pairs = [(sysconfig.get_path(key), "<site-packages>") for key in ("purelib", "platlib")]
+    pairs += [(sysconfig.get_path("stdlib"), "<python>"),
+              (str(config.project_root()) + os.sep, ""), (str(Path.home()), "~")]
+    return sorted({(f, shown) for f, shown in pairs if f and len(f) > 1},
+                  key=lambda pair: -len(pair[0]))
+
+
+def tidy_outputs(nb) -> None:
+    """Name no folder of this machine in the outputs, in place: tracebacks and printed paths
+    become ``<site-packages>/torch/...``, ``helpers/board.py``, ``~/...``.
+
+    The executed notebooks are committed and read by others: they must not carry the paths of
+    the machine that made them (nor change when another machine makes them again).
+    """
+    folders = machine_folders()
+
+    def tidy(text: str) -> str:
+        for folder, replacement in folders:
+            text = text.replace(folder, replacement)
+        return text
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = tidy(_text(out["text"]))
+            if "traceback" in out:
+                out["traceback"] = [tidy(line) for line in out["traceback"]]
+            if "evalue" in out:
+                out["evalue"] = tidy(out["evalue"])
+            data = out.get("data", {})
+            if "text/plain" in data:
+                data["text/plain"] = tidy(_text(data["text/plain"]))
+
+
 def write_atomic(nb, dest: Path) -> None:
     """Write a notebook next to ``dest`` under a temporary name, then rename it into place."""
     import nbformat
@@ -324,6 +367,7 @@ def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
     if nb is not None and (ok or not in_place):
         dest = path if in_place else out_dir / path.name
         merge_streams(nb)
+        tidy_outputs(nb)
         try:
             write_atomic(nb, dest)
         except OSError as problem:
@@ -425,7 +469,7 @@ def preflight(out_dir: Path | None) -> str:
             print(f"auto: {err} The notebooks use the synthetic set.", flush=True)
     return (f"data {choice.source} ({choice.reason}), fast mode "
             f"{'on' if config.fast_mode() else 'off'}, device {device}, runs in "
-            f"{shown(config.runs_dir(), folder=True)}")
+            f"{config.shown(config.runs_dir(), folder=True)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 from helpers import config
-from helpers.session import shown
 
 HOST = "127.0.0.1"
 LAB_PORT, BOARD_PORT = 8888, 6006
@@ -66,7 +65,7 @@ def tensorboard(argv: list[str] | None = None) -> int:
                                      description="TensorBoard on the runs folder, 127.0.0.1.")
     parser.add_argument("--port", type=int, default=BOARD_PORT, help="port (default: 6006)")
     args = parser.parse_args(argv)
-    print(f"TensorBoard on {shown(config.runs_dir(), folder=True)}: "
+    print(f"TensorBoard on {config.shown(config.runs_dir(), folder=True)}: "
           f"http://{HOST}:{args.port}", flush=True)
     return _become(tensorboard_command(args.port))
 
