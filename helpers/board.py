@@ -44,8 +44,8 @@ EVENT_FILE = "events.out.tfevents."  # how TensorBoard names its event files
 LOCK_WAIT = 120.0  # seconds open_writer waits for another process that is writing the same run
 
 __all__ = ["LESSONS", "TOPICS", "BoardError", "GraphNode", "channel_grid", "event_files",
-           "log_graph", "open_writer", "read_graph", "read_run", "read_scalars", "run_dir",
-           "runs_being_written"]
+           "log_graph", "open_writer", "read_graph", "read_images", "read_run", "read_scalars",
+           "run_dir", "runs_being_written"]
 
 
 def run_dir(topic: str, run: str = "main", root: Path | str | None = None) -> Path:
@@ -246,6 +246,26 @@ def read_run(folder: Path | str) -> dict[str, list[str]]:
 def read_scalars(folder: Path | str, tag: str) -> list[tuple[int, float]]:
     """``(step, value)`` pairs of one scalar tag, in the order they were written."""
     return [(e.step, e.value) for e in _load(folder).Scalars(tag)]
+
+
+def read_images(folder: Path | str, tag: str) -> list[tuple[int, torch.Tensor]]:
+    """``(step, image)`` pairs of one image tag, in the order they were written.
+
+    Each image is decoded from the PNG TensorBoard stored: ``(C, H, W)`` float in [0, 1],
+    with ``C`` = 1 (grey), 3 (RGB) or 4 (RGBA), as ``writer.add_image`` received it up to the
+    8-bit rounding of PNG.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    found = []
+    for event in _load(folder).Images(tag):
+        pixels = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)))
+        pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+        found.append((event.step, torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255))
+    return found
 
 
 class GraphNode(NamedTuple):

@@ -171,3 +171,22 @@ def test_two_processes_writing_one_run_take_turns(tmp_path):
         holder.wait()
     assert board.read_scalars(run, "loss") == [(0, 0.0), (1, 1.0), (2, 2.0)]
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+def test_images_read_back_as_they_were_logged(tmp_path):
+    """An image logged with add_image (RGB) or add_images (a batch) comes back as the same
+    pixels, up to PNG's 8 bits."""
+    torch.manual_seed(0)
+    rgb = torch.rand(3, 8, 10)
+    batch = torch.rand(2, 3, 4, 4)
+    with board.open_writer("activations", "img", root=tmp_path) as writer:
+        writer.add_image("rgb", rgb, 0)
+        writer.add_image("rgb", 1 - rgb, 1)
+        writer.add_images("batch", batch, 0)
+    run = tmp_path / "activations" / "img"
+    [(s0, first), (s1, second)] = board.read_images(run, "rgb")
+    assert (s0, s1) == (0, 1) and first.shape == (3, 8, 10)
+    torch.testing.assert_close(first, rgb, atol=1 / 255, rtol=0)
+    torch.testing.assert_close(second, 1 - rgb, atol=1 / 255, rtol=0)
+    [(_, grid)] = board.read_images(run, "batch")  # a batch is stored as one grid image
+    assert grid.shape[0] == 3 and not torch.allclose(grid, torch.zeros_like(grid))

@@ -23,7 +23,7 @@ VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 INPUTS = (ROOT / "requirements.txt", ROOT / "pyproject.toml")
 # Pythons the pinned stack has wheels for (tests/test_install.py resolves the pins for each).
-SUPPORTED = ((3, 11), (3, 12), (3, 13))
+SUPPORTED = ((3, 11), (3, 12), (3, 13), (3, 14))
 
 WHAT = """\
 Installing into {venv}:
