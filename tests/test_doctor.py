@@ -120,3 +120,52 @@ def test_lab_and_tensorboard_bind_localhost_and_keep_the_token(monkeypatch):
                             text=True, timeout=60)
     recipes = [line for line in result.stdout.splitlines() if "torchnn_tools" in line]
     assert [r.split()[0] for r in recipes[-2:]] == ["exec", "exec"], recipes  # signals reach them
+
+
+def test_root_is_reported_and_lab_starts_anyway(monkeypatch, capsys):
+    """As root, `make lab` says so in one line and passes --allow-root; the doctor says so too."""
+    from torchnn_tools import servers
+
+    started = []
+    monkeypatch.setattr(servers, "_become", lambda command: started.append(command) or 0)
+    for root in (True, False):
+        monkeypatch.setattr(servers, "is_root", lambda root=root: root)
+        assert servers.lab([]) == 0
+        out = capsys.readouterr().out
+        assert ("--allow-root" in started[-1]) is root
+        assert ("You are root" in out) is root
+        assert "--ServerApp.ip=127.0.0.1" in started[-1]
+        lines = doctor.check_user()
+        assert bool(lines) is root and all(line.ok for line in lines)
+
+
+def test_a_signal_to_make_tensorboard_stops_the_server(tmp_path):
+    """`make tensorboard &` then `kill $!`: the recipe execs the server, so nothing is left
+    holding the port."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["make", "-s", "tensorboard", f"BOARD_PORT={port}"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, MAKEFLAGS="",
+                                     TORCHNN_RUNS_DIR=str(tmp_path / "runs")))
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    deadline = time.monotonic() + 120
+    while not listening():
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "TensorBoard did not start"
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)  # what `kill $!` sends to the backgrounded make
+    proc.wait(30)
+    deadline = time.monotonic() + 30
+    while listening():
+        assert time.monotonic() < deadline, f"port {port} still served after make was killed"
+        time.sleep(0.3)

@@ -283,3 +283,30 @@ def test_saved_outputs_name_no_folder_of_this_machine(tmp_path):
     assert cells[1].outputs[0]["text"] == "<site-packages>/torch/nn/functional.py\n"
     [error] = cells[2].outputs
     assert error["ename"] == "RuntimeError" and len(error["traceback"]) <= 2, error["traceback"]
+
+
+def test_progress_lines_say_where_a_long_notebook_is(tmp_path):
+    """Two notebooks at once: each line is whole (none run together), and a notebook that
+    runs long says which cell and epoch it is in."""
+    from torchnn_tools import runner
+
+    slow = tmp_path / "01_slow.ipynb"
+    make_notebook(slow, ["import time", "for e in range(1, 4):\n    print(f'epoch {e}/3 done')"
+                                        "\n    time.sleep(1.2)"])
+    other = tmp_path / "02_other.ipynb"
+    make_notebook(other, ["import time\ntime.sleep(2)"])
+    seen = []
+    nb, err = runner.execute(slow, progress=seen.append, every=0.5)
+    assert err is None
+    assert "starting its kernel" in seen[0] or seen[0].startswith("cell ")
+    assert any(s.startswith("cell 2/2, epoch ") for s in seen), seen
+    assert runner.last_epoch(nb.cells[1]) == "epoch 3/3"
+
+    env = dict(os.environ, TORCHNN_RUNS_DIR=str(tmp_path / "runs"))
+    result = subprocess.run([sys.executable, "-m", "torchnn_tools", "run", "--jobs", "2",
+                             str(slow), str(other)], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    starts = [line for line in lines if "running " in line]
+    assert starts == ["running 01_slow.ipynb ...", "running 02_other.ipynb ..."], lines

@@ -308,6 +308,16 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def check_user() -> list[Line]:
+    """Root (a container, a cloud notebook) is fine, but Jupyter needs to be told."""
+    from torchnn_tools.servers import is_root
+
+    if is_root():
+        return [Line(True, "user: you are root; `make lab` says so and starts JupyterLab with "
+                     "--allow-root (still on 127.0.0.1 only, with its token)")]
+    return []
+
+
 def check_ports() -> list[Line]:
     lines = []
     if _port_in_use(LAB_PORT):
@@ -358,6 +368,7 @@ def run_checks() -> list[Line]:
     guarded("data", check_data_dir, _needs_cifar())
     guarded("runs", check_runs_dir)
     guarded("kernel", check_kernel)
+    guarded("user", check_user)
     guarded("ports", check_ports)
     return lines
 

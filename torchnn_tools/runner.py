@@ -45,6 +45,14 @@ _STOP = threading.Event()  # set on Ctrl-C: every notebook being executed stops 
 # without frames from inside torch), and no IPython history (several kernels at once would
 # all write to the one SQLite file in ~/.ipython).
 KERNEL_OPTIONS = ("--InteractiveShell.xmode=Minimal", "--HistoryManager.enabled=False")
+PROGRESS_EVERY = 15.0  # seconds between the progress lines of a notebook that is still running
+_say_lock = threading.Lock()
+
+
+def say(text: str = "", file=None) -> None:
+    """Print whole lines, one caller at a time: two notebooks' lines never run together."""
+    with _say_lock:
+        print(text, file=file or sys.stdout, flush=True)
 
 
 @dataclass
@@ -102,7 +110,7 @@ def cell_timeout() -> int | None:
 
 
 def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = None,
-            show_cells: bool | None = None):
+            progress=None, every: float = PROGRESS_EVERY):
     """Run one notebook top to bottom in a fresh kernel started in its folder.
 
     Returns ``(notebook, error)``: the executed notebook (outputs up to the failing cell if
@@ -111,8 +119,9 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
     are in the notebook) goes to ``kernel_log`` if given. The notebook runs in a worker
     thread, so Ctrl-C reaches this thread as ``KeyboardInterrupt`` (or, when several
     notebooks run at once, sets ``_STOP``): the kernel (its whole process group) is killed
-    and the interrupt re-raised; nothing is returned or written. ``show_cells`` (default: in
-    a terminal) shows which cell is running.
+    and the interrupt re-raised; nothing is returned or written. While it runs, every
+    ``every`` seconds ``progress(status)`` is called with where it is (``"cell 12/30, epoch
+    2/5"``), if given.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -124,11 +133,18 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
         summary = str(err).splitlines()[0] if str(err) else type(err).__name__
         return None, RuntimeError(f"cannot read {path.name} as a notebook: {summary}")
     code_cells = sum(cell.cell_type == "code" for cell in nb.cells)
-    show_cells = sys.stdout.isatty() if show_cells is None else show_cells
+    running: list[int] = []  # the index of the cell being executed
 
-    def show_progress(cell, cell_index):  # in a terminal: which cell a long lesson is in
-        done = sum(c.cell_type == "code" for c in nb.cells[:cell_index])
-        print(f"\r  cell {done + 1}/{code_cells} ", end="", flush=True)
+    def started(cell, cell_index) -> None:
+        running[:] = [cell_index]
+
+    def status() -> str:
+        if not running:
+            return "starting its kernel"
+        index = running[0]
+        number = sum(c.cell_type == "code" for c in nb.cells[:index]) + 1
+        epoch = last_epoch(nb.cells[index])
+        return f"cell {number}/{code_cells}" + (f", {epoch}" if epoch else "")
 
     client = NotebookClient(
         nb,
@@ -137,7 +153,7 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
         kernel_manager_class=_kernel_manager_class(),
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
-        on_cell_start=show_progress if show_cells else None,
+        on_cell_start=started,
         # Every output has arrived when the last cell finishes; a polite shutdown of a kernel
         # with torch loaded takes 2 s more for nothing. (Lessons close their writers.)
         shutdown_kernel="immediate",
@@ -161,11 +177,15 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
 
     worker = threading.Thread(target=work, name=f"execute {path.name}", daemon=True)
     worker.start()
+    next_report = time.monotonic() + every
     try:
         while worker.is_alive():
             worker.join(0.2)
             if _STOP.is_set():
                 raise KeyboardInterrupt
+            if progress is not None and time.monotonic() >= next_report:
+                progress(status())
+                next_report += every
     except BaseException:
         _kill_kernel(client)
         worker.join(10)
@@ -173,9 +193,19 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
     finally:
         if log is not None:
             log.close()
-        if show_cells:
-            print("\r" + " " * 20 + "\r", end="", flush=True)
     return nb, outcome[0] if outcome else RuntimeError("the notebook did not finish")
+
+
+def last_epoch(cell) -> str:
+    """``"epoch 2/5"`` from the last such words a cell printed so far (``fit`` prints one line
+    per epoch), else ``""``."""
+    import re
+
+    for out in reversed(cell.get("outputs", [])):
+        found = re.findall(r"\bepoch\s*(\d+)\s*/\s*(\d+)", _text(out.get("text", "")))
+        if found:
+            return "epoch {}/{}".format(*found[-1])
+    return ""
 
 
 def _kill_kernel(client) -> None:
@@ -325,7 +355,7 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
     results: list[Result] = []
 
     def one(path: Path) -> Result:
-        return _run_one(path, out_dir, in_place, runs_root, show_cells=None if jobs == 1 else False)
+        return _run_one(path, out_dir, in_place, runs_root)
 
     if jobs <= 1 or len(notebooks) <= 1:
         for path in notebooks:
@@ -346,20 +376,23 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
     return results
 
 
-def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
-             show_cells: bool | None) -> Result:
+def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path) -> Result:
     """Execute one notebook, save it (atomically), and collect what it wrote."""
-    print(f"running {path.name} ...", flush=True)
+    say(f"running {path.name} ...")
     start_wall = time.time()
     start = time.perf_counter()
+
+    def progress(status: str) -> None:
+        say(f"  {path.name}: {status} ({time.perf_counter() - start:.0f} s so far)")
+
     # This process's own name for it: two `make run`s may execute the same notebook at once.
     log = runs_root / "notebooks" / f".{path.stem}.{os.getpid()}.kernel.log"
     try:
-        nb, err = execute(path, kernel_log=log, show_cells=show_cells)
+        nb, err = execute(path, kernel_log=log, progress=progress)
     except KeyboardInterrupt:
         log.unlink(missing_ok=True)
-        print(f"\ninterrupted: {path.name} was stopped and not saved; the notebooks saved "
-              f"before it are complete.", flush=True)
+        say(f"interrupted: {path.name} was stopped and not saved; the notebooks saved before it "
+            f"are complete.")
         raise
     ok, error = err is None, "" if err is None else describe_failure(nb, err)
     seconds = time.perf_counter() - start
@@ -378,7 +411,7 @@ def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
     kept = _keep_kernel_log(log, f"{path.stem}.kernel.log", failed=not ok)
     if kept:
         result.error += f"\n    (the kernel's own output: {kept})"
-    print(f"finished {path.name} in {seconds:.1f} s: {'ok' if ok else 'FAILED'}", flush=True)
+    say(f"finished {path.name} in {seconds:.1f} s: {'ok' if ok else 'FAILED'}")
     return result
 
 
@@ -388,12 +421,11 @@ def _report(result: Result, seen_errors: dict[str, str]) -> None:
         return
     last = result.error.splitlines()[-1].strip()
     if last in seen_errors:
-        print(f"  {result.name} FAILED after {result.seconds:.1f} s with the same error as "
-              f"{seen_errors[last]}:\n    {last}", flush=True)
+        say(f"  {result.name} FAILED after {result.seconds:.1f} s with the same error as "
+            f"{seen_errors[last]}:\n    {last}")
     else:
         seen_errors[last] = result.name
-        print(f"  {result.name} FAILED after {result.seconds:.1f} s:\n{result.error}",
-              flush=True)
+        say(f"  {result.name} FAILED after {result.seconds:.1f} s:\n{result.error}")
 
 
 def _keep_kernel_log(log: Path, name: str, failed: bool) -> Path | None:
@@ -466,7 +498,7 @@ def preflight(out_dir: Path | None) -> str:
         except DataError as err:
             if not choice.will_download:  # cifar10 asked for, or a broken copy in data/
                 raise
-            print(f"auto: {err} The notebooks use the synthetic set.", flush=True)
+            say(f"auto: {err} The notebooks use the synthetic set.")
     return (f"data {choice.source} ({choice.reason}), fast mode "
             f"{'on' if config.fast_mode() else 'off'}, device {device}, runs in "
             f"{config.shown(config.runs_dir(), folder=True)}")
@@ -512,11 +544,14 @@ def main(argv: list[str] | None = None) -> int:
     print_tags(results)
     total = time.perf_counter() - start
     failed = [r.name for r in results if not r.ok]
-    where = "notebooks/ (in place)" if args.in_place else out_dir
+    where = "in place" if args.in_place else f"in {config.shown(out_dir, folder=True)}"
+    runs = config.shown(config.runs_dir(), folder=True)
     print(f"\n{len(results)} notebooks in {total:.1f} s, {len(failed)} failed; executed copies "
-          f"in {where}.")
-    print("Look at the results: `make tensorboard` (TensorBoard on runs/, "
-          "http://127.0.0.1:6006) and `make lab` (JupyterLab on notebooks/).")
+          f"{where}.")
+    copies = (f"the lessons and {runs}notebooks/" if config.project_root() in
+              config.runs_dir().parents else "the lessons; the executed copies lie outside it")
+    print(f"Look at the results: `make tensorboard` (TensorBoard on {runs}, "
+          f"http://127.0.0.1:6006) and `make lab` (JupyterLab: {copies}).")
     if failed:
         print("Something off with the setup itself? `make doctor` checks it.")
     return EXIT_FAILED if failed else 0
