@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 2
+EDITION ?= en
 BOARD_PORT ?= 6006
 
 .DEFAULT_GOAL := help
@@ -20,7 +21,7 @@ setup: ## create .venv and install the pinned packages (only when they changed)
 	@$(PYTHON) -m torchnn_tools setup
 
 run: setup ## execute every notebook head-less, two at a time, and print a summary table
-	$(PY) -m torchnn_tools run --jobs $(JOBS)
+	$(PY) -m torchnn_tools run --jobs $(JOBS) --edition $(EDITION)
 
 test: setup ## the whole test suite: ruff, unit tests, nbval on every notebook, servers
 	$(PY) -m torchnn_tools test $(TEST_ARGS)
@@ -42,7 +43,7 @@ doctor: ## check the setup, one line each: ok, or problem with the fix
 	  "$$($(PY) -c 'import helpers' 2>&1 | tail -n 1) -> run \`make setup\`"; exit 1; }
 	@$(PY) -m torchnn_tools doctor
 
-notebooks: setup ## maintainers: re-execute the notebooks in place at full size (committed outputs)
+notebooks: setup ## maintainers: re-execute the notebooks in place at full size, rebuild notebooks/zh/
 	$(PY) -m torchnn_tools notebooks --jobs $(JOBS)
 
 bench: setup ## how fast the lessons' training loop runs (writes runs/bench.json)

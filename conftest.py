@@ -8,7 +8,8 @@ writes to the same runs folder.
 
 Notebooks and the tests that read their runs (the ``notebook_runs`` fixture) coordinate
 through marker files in that directory: when nbval has run every cell of a notebook, this
-file's hook writes ``<test dir>/notebooks-done/<name>``. Under pytest-xdist, notebooks must be
+file's hook writes ``<test dir>/notebooks-done/<name>`` (``zh.<name>`` for the Chinese edition,
+which writes the same runs). Under pytest-xdist, notebooks must be
 distributed whole (``--dist loadscope``, as ``make test`` does): nbval runs a notebook's cells
 in one kernel, and the fixture waits for the marker instead of executing the notebook again.
 """
@@ -38,8 +39,12 @@ _finished: Counter = Counter()  # notebook name -> nbval items finished in this 
 
 
 def _notebook_of(nodeid: str) -> str | None:
-    path = nodeid.split("::", 1)[0]
-    return Path(path).stem if path.endswith(".ipynb") else None
+    """The marker name of a notebook's nbval items: ``01_module`` for
+    ``notebooks/01_module.ipynb``, ``zh.01_module`` for the Chinese edition's copy."""
+    path = Path(nodeid.split("::", 1)[0])
+    if path.suffix != ".ipynb":
+        return None
+    return path.stem if path.parent.name == "notebooks" else f"{path.parent.name}.{path.stem}"
 
 
 def pytest_collection_modifyitems(session, config, items):

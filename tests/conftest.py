@@ -149,6 +149,11 @@ def make_notebook(path: Path, cells: list[str]) -> bytes:
 NOTEBOOK_WAIT = 1800  # seconds a test waits for another xdist worker's nbval run of a notebook
 
 
+def _marker(path: Path) -> str:
+    """As the root conftest names a notebook's marker: ``01_module``, ``zh.01_module``."""
+    return path.stem if path.parent.name == "notebooks" else f"{path.parent.name}.{path.stem}"
+
+
 @pytest.fixture(scope="session")
 def notebook_runs(request) -> Path:
     """The runs folder holding every lesson's TensorBoard runs from this test session.
@@ -171,20 +176,24 @@ def notebook_runs(request) -> Path:
     root = config.runs_dir()
     done_dir = Path(os.environ["TORCHNN_TEST_DIR"]) / "notebooks-done"
     done_dir.mkdir(parents=True, exist_ok=True)
-    by_nbval = {Path(item.nodeid.split("::")[0]).stem for item in request.session.items
+    by_nbval = {_marker(Path(item.nodeid.split("::")[0])) for item in request.session.items
                 if item.nodeid.split("::")[0].endswith(".ipynb")}
     in_worker = hasattr(request.config, "workerinput")
     for notebook in sorted(runner.notebooks_dir().glob("*.ipynb")):
-        name, done = notebook.stem, done_dir / notebook.stem
-        if not runner.topic_of(notebook) or done.exists():
+        if not runner.topic_of(notebook):
             continue
-        if name in by_nbval and in_worker:  # another worker's nbval has it, or had it
+        # Every edition of a lesson writes the same runs: wait for all that nbval runs.
+        editions = [m for m in (notebook.stem, f"zh.{notebook.stem}") if m in by_nbval]
+        if editions and in_worker:  # other workers' nbval have them, or had them
             deadline = time.monotonic() + NOTEBOOK_WAIT
-            while not done.exists():
+            while not all((done_dir / m).exists() for m in editions):
                 assert time.monotonic() < deadline, f"nbval did not finish {notebook.name}"
                 time.sleep(1)
             continue
-        with _locks.locked(done_dir / f".{name}.lock"):
+        done = done_dir / notebook.stem
+        if editions and all((done_dir / m).exists() for m in editions):
+            continue
+        with _locks.locked(done_dir / f".{notebook.stem}.lock"):
             if not done.exists():
                 nb, err = runner.execute(notebook)
                 assert err is None, runner.describe_failure(nb, err)

@@ -25,6 +25,8 @@ COMMANDS = {
                   "runner:refresh"),
     "bench": ("how fast the lessons' training loop runs; writes runs/bench.json (make bench)",
               "bench:main"),
+    "translations": ("maintainers: which cells of the Chinese edition need translating "
+                     "(--build: build notebooks/zh/)", "editions:main"),
 }
 
 

@@ -64,9 +64,13 @@ class Result:
     error: str = ""
 
 
-def notebooks_dir() -> Path:
-    """The English lessons, ``<project>/notebooks``."""
-    return config.project_root() / "notebooks"
+EDITIONS = ("en", "zh")  # the English lessons, and the Chinese edition built from them
+
+
+def notebooks_dir(edition: str = "en") -> Path:
+    """The lessons of an edition: ``<project>/notebooks`` (English), ``notebooks/zh``."""
+    folder = config.project_root() / "notebooks"
+    return folder if edition == "en" else folder / edition
 
 
 def topic_of(notebook: Path) -> str | None:
@@ -512,20 +516,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="write outputs back into the notebooks (make notebooks)")
     parser.add_argument("--jobs", "-j", type=int, default=min(JOBS, os.cpu_count() or 1),
                         help=f"notebooks executed at once (default: {JOBS}, at most the CPUs)")
+    parser.add_argument("--edition", choices=EDITIONS, default="en",
+                        help="which lessons: en (default) or zh, the Chinese edition; both "
+                             "write the same TensorBoard runs")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         print(f"error: --jobs {args.jobs}: give at least 1 (notebooks executed at once).",
               file=sys.stderr)
         return EXIT_SETUP
 
-    notebooks = args.notebooks or sorted(notebooks_dir().glob("*.ipynb"))
+    notebooks = args.notebooks or sorted(notebooks_dir(args.edition).glob("*.ipynb"))
     missing = [str(p) for p in notebooks if not Path(p).is_file()]
     if missing:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return EXIT_SETUP
-    out_dir = None if args.in_place else config.runs_dir() / "notebooks"
+    out_dir = None if args.in_place else config.runs_dir() / "notebooks" / (
+        "" if args.edition == "en" else args.edition)
     if not notebooks:
-        print(f"no notebooks in {notebooks_dir()}: nothing to run.")
+        print(f"no notebooks in {notebooks_dir(args.edition)}: nothing to run.")
         return 0
     # SIGTERM (a closed terminal, `kill`) cleans up like Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -564,9 +572,21 @@ def refresh(argv: list[str] | None = None) -> int:
     lessons (``TORCHNN_FAST=0``), never from CI's fast mode, and from the synthetic set, so
     that they are the same on every machine (seeds are fixed).
     """
+    from torchnn_tools import editions
+
     os.environ["TORCHNN_DATA"] = "synthetic"
     os.environ["TORCHNN_FAST"] = "0"
-    return main(["--in-place", *(argv or [])])
+    code = main(["--in-place", *(argv or [])])
+    if code != 0:
+        return code
+    try:
+        built = editions.write_all()
+    except ValueError as problems:
+        say(f"The English notebooks are done, but the Chinese edition was not built: {problems}")
+        return EXIT_FAILED
+    say(f"Built the Chinese edition from them: {len(built)} notebooks in "
+        f"{config.shown(editions.edition_dir(), folder=True)}")
+    return 0
 
 
 def _raise_interrupt(signum, frame):
