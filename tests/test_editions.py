@@ -96,3 +96,9 @@ def test_code_without_comments_keeps_what_matters():
     assert same("s = '# not a comment'") != same("s = '# 不是注释'")  # strings are code
     assert same("for i in r:\n    a()\nb()") != same("for i in r:\n    a()\n    b()")
     assert same("%timeit f()\nx = 1") == same("%timeit f()\nx = 1  # 计时")
+    assert same("%timeit f()") != same("%timeit g()")
+    documented = 'class A:\n    """Holds x."""\n    def f(self):\n        "Return 1."\n' + " " * 8
+    translated = 'class A:\n    """保存 x。"""\n    def f(self):\n        "返回 1。"\n' + " " * 8
+    documented, translated = documented + "return 1", translated + "return 1"
+    assert same(documented) == same(translated)  # docstrings are documentation
+    assert same(documented) != same(translated.replace("return 1", "return 2"))

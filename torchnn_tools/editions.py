@@ -8,7 +8,8 @@ from and its Chinese text::
      "cells": {"29d51a29": {"en": ["# 01 · `nn.Module`: ...", ...], "zh": ["# 01 · ...", ...]}}}
 
 Markdown cells are translated whole. Code cells are the English code; an entry for a code
-cell may translate its comments, and nothing else (the code must be the same token for token).
+cell may translate its comments and docstrings, and nothing else (the same program: its syntax
+tree, docstrings aside, must be the English one's).
 Outputs are copied from the executed English notebook: the same code prints the same thing.
 
 The build refuses, listing every cell, when the translation is out of step with the English:
@@ -23,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import io
 import json
 import sys
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,23 +94,30 @@ def save_translation(name: str, cells: dict[str, dict], language: str = LANGUAGE
     return path
 
 
-def code_without_comments(source: str) -> list[tuple[int, str]]:
-    """The tokens of ``source`` without its comments: two cells that differ only in their
-    comments (and the blank space around them) give the same list. IPython's ``%magic`` and
+def code_without_comments(source: str) -> list[str]:
+    """What a code cell does, without its comments and docstrings: two cells that differ only
+    in those (or in blank lines and line breaks) give the same list. IPython's ``%magic`` and
     ``!shell`` lines are compared as they are."""
+    import ast
+
     kept, plain = [], []
     for line in source.splitlines():
         if line.lstrip().startswith(("%", "!")):
-            kept.append((0, line.strip()))
+            kept.append(line.strip())
         else:
             plain.append(line)
-    skipped = (tokenize.COMMENT, tokenize.NL, tokenize.ENDMARKER)  # layout stays: INDENT, ...
     try:
-        tokens = tokenize.generate_tokens(io.StringIO("\n".join(plain) + "\n").readline)
-        kept += [(t.type, t.string) for t in tokens if t.type not in skipped]
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        kept.append((-1, source))  # not Python we can read: compare it whole
-    return kept
+        tree = ast.parse("\n".join(plain))
+    except SyntaxError:
+        return [*kept, source]  # not Python we can read: compare it whole
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            body[0] = ast.Pass()  # a docstring: documentation, like a comment
+    return [*kept, ast.dump(tree)]
 
 
 def check(name: str, language: str = LANGUAGE) -> list[Problem]:
@@ -167,13 +173,15 @@ def expected_text(name: str, language: str = LANGUAGE) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def write_all(language: str = LANGUAGE) -> list[Path]:
-    """Build every lesson's translation into ``notebooks/<language>/``; all or nothing."""
-    problems = [p for path in lessons() for p in check(path.name, language)]
+def write_all(language: str = LANGUAGE, names: list[str] | None = None) -> list[Path]:
+    """Build the lessons' translations (all, or ``names``) into ``notebooks/<language>/``; all
+    of them or none."""
+    chosen = [p for p in lessons() if names is None or p.name in names or p.stem in names]
+    problems = [p for path in chosen for p in check(path.name, language)]
     if problems:
         raise ValueError(describe(problems))
     written = []
-    for path in lessons():
+    for path in chosen:
         dest = edition_dir(language) / path.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         text = expected_text(path.name, language)
@@ -199,11 +207,14 @@ def main(argv: list[str] | None = None) -> int:
                                      description=main.__doc__)
     parser.add_argument("--build", action="store_true",
                         help="build notebooks/zh/ from the English notebooks and translations")
+    parser.add_argument("names", nargs="*", help="only these lessons (e.g. 03_maxpool2d)")
     args = parser.parse_args(argv)
-    problems = [p for path in lessons() for p in check(path.name)]
+    chosen = [p for p in lessons() if not args.names or p.name in args.names
+              or p.stem in args.names]
+    problems = [p for path in chosen for p in check(path.name)]
     if not problems:
         if args.build:
-            for path in write_all():
+            for path in write_all(names=[p.name for p in chosen]):
                 print(f"built {config.shown(path)}")
         else:
             print(f"The {LANGUAGE} edition is in step with the English: every cell translated.")
