@@ -102,3 +102,22 @@ def test_code_without_comments_keeps_what_matters():
     documented, translated = documented + "return 1", translated + "return 1"
     assert same(documented) == same(translated)  # docstrings are documentation
     assert same(documented) != same(translated.replace("return 1", "return 2"))
+
+
+ZH_TAIL = ["常见误区", "练习", "小结", "参考答案"]
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_the_chinese_skeleton_uses_the_same_words_everywhere(name):
+    """The fixed parts have one Chinese name in all eight (notebooks/zh/README.md)."""
+    from test_skeleton import sections
+
+    chinese = nbformat.read(editions.edition_dir() / name, as_version=4)
+    title = chinese.cells[0].source
+    for words in ("**学习目标**", "**出处：**", "**术语：**"):
+        assert words in title, f"{name}: the title cell has no {words}"
+    names = [heading for heading, _ in sections(chinese)[1:]]
+    assert names[0] == "准备工作" and names[-len(ZH_TAIL):] == ZH_TAIL, names
+    numbered = names[1:-len(ZH_TAIL)]
+    assert all(h.startswith(f"{k}. ") for k, h in enumerate(numbered, start=1)), numbered
+    assert "TensorBoard" in numbered[-1]
