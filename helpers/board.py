@@ -284,16 +284,29 @@ def read_graph(folder: Path | str) -> list[GraphNode]:
             for node in graph.node]
 
 
+_loaded: dict[str, tuple[tuple, object]] = {}  # run folder -> (its event files' state, reader)
+
+
 def _load(folder: Path | str):
+    """TensorBoard's reader for a run, loaded once and kept while its event files stay the
+    same (name, size, time), so that several reads of one run cost one load."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     folder = Path(folder)
     with _reading(folder):
         if not folder.is_dir():
             raise BoardError(f"no TensorBoard run at {folder}")
+        state = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                      for p in event_files(folder))
+        key = str(folder.resolve())
+        if key in _loaded and _loaded[key][0] == state:
+            return _loaded[key][1]
         accumulator = EventAccumulator(str(folder), size_guidance={
-            "images": 0, "scalars": 0, "histograms": 0, "tensors": 0})
-        return accumulator.Reload()
+            "images": 0, "scalars": 0, "histograms": 0, "tensors": 0}).Reload()
+        if len(_loaded) >= 16:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[key] = (state, accumulator)
+        return accumulator
 
 
 class _reading:

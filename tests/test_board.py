@@ -190,3 +190,23 @@ def test_images_read_back_as_they_were_logged(tmp_path):
     torch.testing.assert_close(second, 1 - rgb, atol=1 / 255, rtol=0)
     [(_, grid)] = board.read_images(run, "batch")  # a batch is stored as one grid image
     assert grid.shape[0] == 3 and not torch.allclose(grid, torch.zeros_like(grid))
+
+
+def test_reading_a_run_twice_loads_it_once_until_it_changes(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing import event_accumulator
+
+    loads = []
+    original = event_accumulator.EventAccumulator.Reload
+
+    def counting(self):
+        loads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(event_accumulator.EventAccumulator, "Reload", counting)
+    write_steps(tmp_path, range(3))
+    run = tmp_path / "conv2d" / "main"
+    assert board.read_scalars(run, "loss")[-1] == (2, 2.0)
+    assert board.read_run(run)["scalars"] == ["loss"]
+    assert len(loads) == 1
+    write_steps(tmp_path, range(5))  # replaced: new event file
+    assert board.read_scalars(run, "loss")[-1] == (4, 4.0) and len(loads) == 2
