@@ -43,9 +43,9 @@ TOPICS = tuple(LESSONS.values())
 EVENT_FILE = "events.out.tfevents."  # how TensorBoard names its event files
 LOCK_WAIT = 120.0  # seconds open_writer waits for another process that is writing the same run
 
-__all__ = ["LESSONS", "TOPICS", "BoardError", "GraphNode", "channel_grid", "event_files",
-           "log_graph", "open_writer", "read_graph", "read_images", "read_run", "read_scalars",
-           "run_dir", "runs_being_written"]
+__all__ = ["LESSONS", "TOPICS", "BoardError", "GraphNode", "Histogram", "channel_grid",
+           "event_files", "log_graph", "open_writer", "read_graph", "read_histograms",
+           "read_images", "read_run", "read_scalars", "run_dir", "runs_being_written"]
 
 
 def run_dir(topic: str, run: str = "main", root: Path | str | None = None) -> Path:
@@ -266,6 +266,25 @@ def read_images(folder: Path | str, tag: str) -> list[tuple[int, torch.Tensor]]:
         pixels = pixels[..., None] if pixels.ndim == 2 else pixels
         found.append((event.step, torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255))
     return found
+
+
+class Histogram(NamedTuple):
+    """What TensorBoard keeps of a histogram: enough to check it against the tensor logged."""
+
+    step: int
+    min: float
+    max: float
+    count: int
+    sum: float
+    sum_squares: float
+
+
+def read_histograms(folder: Path | str, tag: str) -> list[Histogram]:
+    """The histograms of one tag (``writer.add_histogram``), in the order they were written."""
+    return [Histogram(e.step, e.histogram_value.min, e.histogram_value.max,
+                      int(e.histogram_value.num), e.histogram_value.sum,
+                      e.histogram_value.sum_squares)
+            for e in _load(folder).Histograms(tag)]
 
 
 class GraphNode(NamedTuple):

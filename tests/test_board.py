@@ -210,3 +210,14 @@ def test_reading_a_run_twice_loads_it_once_until_it_changes(tmp_path, monkeypatc
     assert len(loads) == 1
     write_steps(tmp_path, range(5))  # replaced: new event file
     assert board.read_scalars(run, "loss")[-1] == (4, 4.0) and len(loads) == 2
+
+
+def test_histograms_read_back_as_their_tensors_summary(tmp_path):
+    values = torch.tensor([[-2.0, 0.5], [1.5, 3.0]])
+    with board.open_writer("loss", "hist", root=tmp_path) as writer:
+        writer.add_histogram("grad/w", values, 0)
+        writer.add_histogram("grad/w", values * 2, 1)
+    first, second = board.read_histograms(tmp_path / "loss" / "hist", "grad/w")
+    assert (first.step, first.count, first.min, first.max) == (0, 4, -2.0, 3.0)
+    assert first.sum == pytest.approx(3.0) and first.sum_squares == pytest.approx(15.5)
+    assert (second.step, second.min, second.max) == (1, -4.0, 6.0)
