@@ -576,14 +576,20 @@ def refresh(argv: list[str] | None = None) -> int:
 
     os.environ["TORCHNN_DATA"] = "synthetic"
     os.environ["TORCHNN_FAST"] = "0"
-    code = main(["--in-place", *(argv or [])])
+    argv = list(argv or [])
+    code = main(["--in-place", *argv])
     if code != 0:
         return code
-    try:
-        built = editions.write_all()
-    except ValueError as problems:
-        say(f"The English notebooks are done, but the Chinese edition was not built: {problems}")
+    names = [Path(a).name for a in argv if a.endswith(".ipynb")] or None
+    stale = {path.name: len(editions.check(path.name)) for path in editions.lessons()
+             if names is None or path.name in names}
+    if any(stale.values()):
+        say("The English notebooks are done; the Chinese edition was not rebuilt, because these "
+            "have cells not translated in step with the English: " + ", ".join(
+                f"{name} ({count})" for name, count in stale.items() if count)
+            + ". `python -m torchnn_tools translations` lists them.")
         return EXIT_FAILED
+    built = editions.write_all(names=names)
     say(f"Built the Chinese edition from them: {len(built)} notebooks in "
         f"{config.shown(editions.edition_dir(), folder=True)}")
     return 0
