@@ -45,7 +45,7 @@ LOCK_WAIT = 120.0  # seconds open_writer waits for another process that is writi
 
 __all__ = ["LESSONS", "TOPICS", "BoardError", "GraphNode", "Histogram", "channel_grid",
            "event_files", "log_graph", "open_writer", "read_graph", "read_histograms",
-           "read_images", "read_run", "read_scalars", "run_dir", "runs_being_written"]
+           "read_images", "read_run", "read_scalars", "run_dir", "runs_being_written", "untile"]
 
 
 def run_dir(topic: str, run: str = "main", root: Path | str | None = None) -> Path:
@@ -248,12 +248,14 @@ def read_scalars(folder: Path | str, tag: str) -> list[tuple[int, float]]:
     return [(e.step, e.value) for e in _load(folder).Scalars(tag)]
 
 
-def read_images(folder: Path | str, tag: str) -> list[tuple[int, torch.Tensor]]:
+def read_images(folder: Path | str, tag: str, count: int | None = None
+                ) -> list[tuple[int, torch.Tensor]]:
     """``(step, image)`` pairs of one image tag, in the order they were written.
 
     Each image is decoded from the PNG TensorBoard stored: ``(C, H, W)`` float in [0, 1],
     with ``C`` = 1 (grey), 3 (RGB) or 4 (RGBA), as ``writer.add_image`` received it up to the
-    8-bit rounding of PNG.
+    8-bit rounding of PNG. For a batch logged with ``writer.add_images`` give its ``count``:
+    each step is then the batch again, ``(count, 3, H, W)`` (see :func:`untile`).
     """
     import io
 
@@ -264,8 +266,23 @@ def read_images(folder: Path | str, tag: str) -> list[tuple[int, torch.Tensor]]:
     for event in _load(folder).Images(tag):
         pixels = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)))
         pixels = pixels[..., None] if pixels.ndim == 2 else pixels
-        found.append((event.step, torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255))
+        image = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float() / 255
+        found.append((event.step, image if count is None else untile(image, count)))
     return found
+
+
+def untile(picture: torch.Tensor, count: int, per_row: int = 8) -> torch.Tensor:
+    """Undo ``writer.add_images``: it draws a batch of ``count`` images as one picture, 8 per
+    row with no gaps (grey images made RGB), ``(3, rows*H, cols*W)``; this cuts it back into
+    ``(count, 3, H, W)``."""
+    channels, height, width = picture.shape
+    rows, cols = -(-count // per_row), min(count, per_row)
+    if height % rows or width % cols:
+        raise ValueError(f"a picture of {height}x{width} pixels is not {rows}x{cols} equal "
+                         f"tiles: is {count} the number of images logged?")
+    tiles = picture.reshape(channels, rows, height // rows, cols, width // cols)
+    return tiles.permute(1, 3, 0, 2, 4).reshape(rows * cols, channels, height // rows,
+                                                width // cols)[:count]
 
 
 class Histogram(NamedTuple):

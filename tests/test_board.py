@@ -221,3 +221,22 @@ def test_histograms_read_back_as_their_tensors_summary(tmp_path):
     assert (first.step, first.count, first.min, first.max) == (0, 4, -2.0, 3.0)
     assert first.sum == pytest.approx(3.0) and first.sum_squares == pytest.approx(15.5)
     assert (second.step, second.min, second.max) == (1, -4.0, 6.0)
+
+
+@pytest.mark.parametrize("count", [1, 5, 8, 13])
+def test_a_logged_batch_reads_back_as_the_batch(tmp_path, count):
+    """add_images draws a batch 8 per row; read_images(count=...) cuts it back, grey too."""
+    torch.manual_seed(count)
+    batch = torch.rand(count, 3, 6, 5)
+    grey = torch.rand(count, 1, 4, 4)
+    with board.open_writer("activations", "batch", root=tmp_path) as writer:
+        writer.add_images("rgb", batch, 0)
+        writer.add_images("grey", grey, 0)
+    run = tmp_path / "activations" / "batch"
+    [(_, rgb)] = board.read_images(run, "rgb", count=count)
+    torch.testing.assert_close(rgb, batch, atol=1 / 255, rtol=0)
+    [(_, made_rgb)] = board.read_images(run, "grey", count=count)
+    torch.testing.assert_close(made_rgb, grey.expand(-1, 3, -1, -1), atol=1 / 255, rtol=0)
+    if count == 5:  # a count that cannot have made this picture (5 wide, 1 high)
+        with pytest.raises(ValueError, match="equal tiles"):
+            board.read_images(run, "rgb", count=13)
