@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -310,3 +311,30 @@ def test_progress_lines_say_where_a_long_notebook_is(tmp_path):
     lines = result.stdout.splitlines()
     starts = [line for line in lines if "running " in line]
     assert starts == ["running 01_slow.ipynb ...", "running 02_other.ipynb ..."], lines
+
+
+def test_the_summary_skips_a_run_it_cannot_read(tmp_path, monkeypatch):
+    """A run TensorBoard's reader fails on (an event file another program is still writing
+    raises its own DataLossError) does not crash the summary: that run is left out."""
+    import time
+
+    from tensorboard.compat.tensorflow_stub.errors import DataLossError
+    from torch.utils.tensorboard import SummaryWriter
+
+    from helpers import board
+    from torchnn_tools.runner import runs_written_since
+
+    since = time.time() - 1
+    for run in ("good", "cut"):
+        with SummaryWriter(str(tmp_path / "module" / run)) as writer:
+            writer.add_scalar("x", 1.0, 0)
+    real = board.read_run
+
+    def reader(folder):
+        if Path(folder).name == "cut":
+            raise DataLossError(None, None, "truncated record")
+        return real(folder)
+
+    monkeypatch.setattr(board, "read_run", reader)
+    found = runs_written_since(tmp_path, since)
+    assert list(found) == ["module/good"] and found["module/good"]["scalars"] == ["x"]

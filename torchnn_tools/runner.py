@@ -319,15 +319,21 @@ def write_atomic(nb, dest: Path) -> None:
 def runs_written_since(root: Path, since: float, topic: str | None = None
                        ) -> dict[str, dict[str, list[str]]]:
     """``topic/run`` -> tags of every run under ``root`` (or ``root/topic``) written since
-    ``since`` (an event file modified after it)."""
+    ``since`` (an event file modified after it).
+
+    This only feeds the summary, so a run it cannot read is left out, whatever the reason: a
+    folder that vanished meanwhile, or an event file another program is still writing, which
+    TensorBoard's reader reports with its own errors (``DataLossError``, not ``OSError``).
+    """
     from helpers.board import read_run
 
     found = {}
     for folder in sorted(root.glob(f"{topic or '*'}/*/")):
-        with contextlib.suppress(OSError):
+        try:
             if any(event.stat().st_mtime >= since for event in event_files(folder)):
-                with contextlib.suppress(BoardError, OSError):
-                    found[f"{folder.parent.name}/{folder.name}"] = read_run(folder)
+                found[f"{folder.parent.name}/{folder.name}"] = read_run(folder)
+        except Exception:  # noqa: BLE001 (see the docstring)
+            continue
     return found
 
 
