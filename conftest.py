@@ -26,6 +26,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # As helpers.runner does for its kernels: idle OpenMP threads sleep instead of spinning, so two
 # xdist workers and their kernels on 2 cores do not steal each other's time (README "Speed").
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Two xdist workers, each with a notebook kernel: the cores shared out, as `make run` does for
+# its two kernels (torchnn_tools.runner.kernel_threads), so that they do not fight over them.
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // 2)))
 os.environ.pop("TORCHNN_DEVICE", None)
 if "TORCHNN_TEST_DIR" not in os.environ:
     os.environ["TORCHNN_TEST_DIR"] = tempfile.mkdtemp(prefix="torchnn-test-")

@@ -338,3 +338,17 @@ def test_the_summary_skips_a_run_it_cannot_read(tmp_path, monkeypatch):
     monkeypatch.setattr(board, "read_run", reader)
     found = runs_written_since(tmp_path, since)
     assert list(found) == ["module/good"] and found["module/good"]["scalars"] == ["x"]
+
+
+def test_kernels_share_out_the_cores(monkeypatch):
+    """Two notebooks at once get half the cores each (OMP_NUM_THREADS), unless it is set."""
+    from torchnn_tools import runner
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
+    assert [runner.kernel_threads(jobs) for jobs in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    spec = runner._kernel_manager_class(4)().kernel_spec
+    assert spec.env["OMP_NUM_THREADS"] == "4" and spec.env["OMP_WAIT_POLICY"]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own choice wins
+    assert runner._kernel_manager_class(4)().kernel_spec.env["OMP_NUM_THREADS"] == "3"
+    assert "OMP_NUM_THREADS" not in runner._kernel_manager_class(None)().kernel_spec.env

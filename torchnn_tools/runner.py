@@ -78,13 +78,24 @@ def topic_of(notebook: Path) -> str | None:
     return LESSONS.get(Path(notebook).stem)
 
 
-def _kernel_manager_class():
+def kernel_threads(jobs: int) -> int:
+    """Threads for each of ``jobs`` kernels at once: the cores shared out, at least one.
+
+    Two kernels of two threads each on two cores fight over them: measured here, a bfloat16
+    training loop fell from about 4,000 to under 200 images/s that way, while one thread per
+    kernel kept both at full speed.
+    """
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def _kernel_manager_class(threads: int | None = None):
     """An ``AsyncKernelManager`` whose kernel is always this Python (like nbval's current-env).
 
     Its kernels get ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set: torch's idle
     OpenMP threads then sleep instead of spinning. On a busy 2-core machine that made
-    ``make run`` about 20% faster and the optimizer notebook twice as fast (README "Speed");
-    it changes no result.
+    ``make run`` about 20% faster and the optimizer notebook twice as fast (CONTRIBUTING.md,
+    Speed); it changes no result. With ``threads``, they also get ``OMP_NUM_THREADS`` (torch's
+    threads) unless it is set: see :func:`kernel_threads`.
 
     Jupyter would look ``python3`` up among the registered kernel specs, where a user's own
     (``~/.local/share/jupyter/kernels/python3``) can point at another Python without
@@ -92,6 +103,10 @@ def _kernel_manager_class():
     """
     from jupyter_client.kernelspec import KernelSpec
     from jupyter_client.manager import AsyncKernelManager
+
+    env = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", str(threads))
 
     class ProjectKernelManager(AsyncKernelManager):
         @property
@@ -101,7 +116,7 @@ def _kernel_manager_class():
                       *KERNEL_OPTIONS],
                 display_name="Python 3 (torch.nn notebooks)", language="python",
                 resource_dir=str(config.project_root()),
-                env={"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
+                env=env,
             )
 
     return ProjectKernelManager
@@ -114,7 +129,7 @@ def cell_timeout() -> int | None:
 
 
 def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = None,
-            progress=None, every: float = PROGRESS_EVERY):
+            progress=None, every: float = PROGRESS_EVERY, threads: int | None = None):
     """Run one notebook top to bottom in a fresh kernel started in its folder.
 
     Returns ``(notebook, error)``: the executed notebook (outputs up to the failing cell if
@@ -154,7 +169,7 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
         nb,
         timeout=cell_timeout() if timeout is None else timeout,
         kernel_name=KERNEL,
-        kernel_manager_class=_kernel_manager_class(),
+        kernel_manager_class=_kernel_manager_class(threads),
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
         on_cell_start=started,
@@ -365,7 +380,7 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
     results: list[Result] = []
 
     def one(path: Path) -> Result:
-        return _run_one(path, out_dir, in_place, runs_root)
+        return _run_one(path, out_dir, in_place, runs_root, kernel_threads(jobs))
 
     if jobs <= 1 or len(notebooks) <= 1:
         for path in notebooks:
@@ -386,7 +401,8 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
     return results
 
 
-def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path) -> Result:
+def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
+             threads: int | None = None) -> Result:
     """Execute one notebook, save it (atomically), and collect what it wrote."""
     say(f"running {path.name} ...")
     start_wall = time.time()
@@ -398,7 +414,7 @@ def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path) 
     # This process's own name for it: two `make run`s may execute the same notebook at once.
     log = runs_root / "notebooks" / f".{path.stem}.{os.getpid()}.kernel.log"
     try:
-        nb, err = execute(path, kernel_log=log, progress=progress)
+        nb, err = execute(path, kernel_log=log, progress=progress, threads=threads)
     except KeyboardInterrupt:
         log.unlink(missing_ok=True)
         say(f"interrupted: {path.name} was stopped and not saved; the notebooks saved before it "
