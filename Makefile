@@ -10,7 +10,7 @@ EDITION ?= en
 BOARD_PORT ?= 6006
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint lab tensorboard notebooks bench doctor clean
+.PHONY: help setup run test lint lab tensorboard notebooks bench doctor clean book
 
 help: ## this list
 	@echo "Torch.nn notebooks: make <target>"
@@ -23,7 +23,9 @@ setup: ## create .venv and install the pinned packages (only when they changed)
 run: setup ## execute every notebook head-less, two at a time, and print a summary table
 	$(PY) -m torchnn_tools run --jobs $(JOBS) --edition $(EDITION)
 
-test: setup ## the whole test suite: ruff, unit tests, nbval on every notebook, servers
+# The tests build the book and look at it in a browser: they need the book's packages too.
+test: ## the whole test suite: ruff, unit tests, nbval on every notebook, servers, browser
+	@$(PYTHON) -m torchnn_tools setup --book
 	$(PY) -m torchnn_tools test $(TEST_ARGS)
 
 lint: setup ## ruff on the code and the notebooks
@@ -45,6 +47,10 @@ doctor: ## check the setup, one line each: ok, or problem with the fix
 
 notebooks: setup ## maintainers: re-execute the notebooks in place at full size, rebuild notebooks/zh/
 	$(PY) -m torchnn_tools notebooks --jobs $(JOBS)
+
+book: ## the static site of both editions, from the committed notebooks: book/_build/html/
+	@$(PYTHON) -m torchnn_tools setup --book
+	$(PY) -m torchnn_tools book
 
 bench: setup ## how fast the lessons' training loop runs (writes runs/bench.json)
 	$(PY) -m torchnn_tools bench

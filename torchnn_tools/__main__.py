@@ -27,6 +27,7 @@ COMMANDS = {
               "bench:main"),
     "translations": ("maintainers: which cells of the Chinese edition need translating "
                      "(--build: build notebooks/zh/)", "editions:main"),
+    "book": ("the static site of both editions, book/_build/html/ (make book)", "book:main"),
 }
 
 

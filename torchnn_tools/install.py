@@ -3,10 +3,13 @@
 Only the standard library is used (this runs before anything is installed), and the code
 parses on old Pythons too, so that an unsupported one gets a clear line instead of a
 traceback. It reinstalls only when ``requirements.txt`` or ``pyproject.toml`` changed since the
-last install (``.venv/.installed`` records that), or with ``--force``.
+last install (``.venv/.installed`` records that), or with ``--force``. ``--book`` also installs
+``requirements-book.txt`` (the static site and the browser tests: ``make book``, ``make test``),
+again only when it changed or the main packages were reinstalled (``.venv/.installed-book``).
 
     python3 -m torchnn_tools setup          # Linux, macOS (make setup runs this)
     py -3.12 -m torchnn_tools setup         # Windows
+    python3 -m torchnn_tools setup --book   # and the book's packages (make book, make test)
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 INPUTS = (ROOT / "requirements.txt", ROOT / "pyproject.toml")
+BOOK_STAMP = VENV / ".installed-book"
+BOOK_INPUTS = (ROOT / "requirements-book.txt",)
 # Pythons the pinned stack has wheels for (tests/test_install.py resolves the pins for each).
 SUPPORTED = ((3, 11), (3, 12), (3, 13), (3, 14))
 
@@ -55,11 +60,34 @@ def venv_python(folder: Path = VENV) -> Path:
     return windows if os.name == "nt" or windows.exists() else folder / "bin" / "python"
 
 
-def up_to_date() -> bool:
-    if not (STAMP.is_file() and venv_python().exists()):
+def up_to_date(stamp_file: Path = STAMP, inputs: tuple[Path, ...] = INPUTS) -> bool:
+    if not (stamp_file.is_file() and venv_python().exists()):
         return False
-    stamp = STAMP.stat().st_mtime
-    return all(path.stat().st_mtime <= stamp for path in INPUTS)
+    stamp = stamp_file.stat().st_mtime
+    return all(path.stat().st_mtime <= stamp for path in inputs)
+
+
+def book_up_to_date() -> bool:
+    """The book's packages are installed, and neither they nor the main ones changed since."""
+    return up_to_date(BOOK_STAMP, (*BOOK_INPUTS, STAMP))
+
+
+def install_book(python: Path) -> int:
+    """pip install requirements-book.txt, holding requirements.txt's pins where they meet."""
+    print("Installing the book's packages into .venv (requirements-book.txt): Sphinx, myst-nb, "
+          "sphinx-book-theme, jieba, MathJax for offline use and Playwright (about 300 MB).",
+          flush=True)
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check",
+               "--progress-bar", "on", "-r", str(BOOK_INPUTS[0]), "-c", str(INPUTS[0])]
+    print(" ".join(command), flush=True)
+    code = subprocess.call(command, cwd=ROOT)
+    if code != 0:
+        print("error: pip could not install the book's packages (its message is above). Behind "
+              "a slow or blocked connection, point pip at a mirror near you (README: Installing) "
+              "and run setup again.", file=sys.stderr)
+        return code
+    BOOK_STAMP.touch()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,9 +95,14 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true",
                         help="install again even if nothing changed")
+    parser.add_argument("--book", action="store_true",
+                        help="also install requirements-book.txt (the static site, the browser "
+                             "tests)")
     args = parser.parse_args(argv)
     python = venv_python()
     if not args.force and up_to_date():
+        if args.book and not book_up_to_date():
+            return install_book(python)
         print(f".venv is up to date ({python}).")
         return 0
     if not python.exists():
@@ -101,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
               "run setup again.", file=sys.stderr)
         return code
     STAMP.touch()
+    if args.book:
+        code = install_book(python)
+        if code != 0:
+            return code
     print(f"Done: {VENV} is ready. Next: `make run` (or `{python} -m torchnn_tools run`).")
     return 0
 
