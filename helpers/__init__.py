@@ -17,8 +17,9 @@ what it chose. The modules, each small enough to read in one sitting:
 - ``exercises``: ``check_answer`` for the exercises
 - ``errors``: ``SettingError``, ``DataError`` and ``BoardError``, shown as one line in a notebook
 
-Modules whose names start with ``_`` are machinery (CIFAR-10 downloads, file locks); the
-commands (``make run``, ``make doctor``, ...) live apart, in the ``torchnn_tools`` package.
+Modules whose names start with ``_`` are machinery (CIFAR-10 downloads, file locks, and
+``_memory``: freed memory kept for the next training step); the commands (``make run``,
+``make doctor``, ...) live apart, in the ``torchnn_tools`` package.
 """
 
 from helpers.session import Settings, setup
