@@ -14,11 +14,13 @@ what it chose. The modules, each small enough to read in one sitting:
 - ``board``: TensorBoard writers, image grids, and reading runs back
 - ``shapes``: Conv2d / MaxPool2d output-size formulas
 - ``plots``: small matplotlib helpers for showing images and curves
-- ``exercises``: ``check_answer`` for the exercises
+- ``exercises``: ``check_answer`` and ``check_code`` for the exercises
 - ``errors``: ``SettingError``, ``DataError`` and ``BoardError``, shown as one line in a notebook
 
-Modules whose names start with ``_`` are machinery (CIFAR-10 downloads, file locks, and
-``_memory``: freed memory kept for the next training step); the commands (``make run``,
+Modules whose names start with ``_`` are machinery a learner need not read: ``_cifar10``
+(downloading and checking CIFAR-10), ``_runs`` (a TensorBoard run's lock, replacing and reading
+it), ``_locks`` (file locks between processes), ``_folders`` (can this folder be written?),
+``_memory`` (freed memory kept for the next training step). The commands (``make run``,
 ``make doctor``, ...) live apart, in the ``torchnn_tools`` package.
 """
 
