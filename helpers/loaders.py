@@ -7,7 +7,9 @@
 Both take one sizing knob, ``limit``: how many images (the first ones) to use. Left at
 ``None`` it means the whole dataset, or ``config.FAST_LIMIT`` (2048) images under
 ``TORCHNN_FAST=1``, so CI runs every lesson on a small subset. A lesson that wants other sizes
-says so in both modes: ``limit=settings.choose(full=20_000, fast=1_024)``.
+says so in both modes: ``limit=settings.choose(full=20_000, fast=1_024)``. ``InMemoryLoader``
+also takes a ``start``: it then holds ``limit`` images from image ``start`` on (the same
+default counted from there), e.g. a validation split right after the images trained on.
 """
 
 from __future__ import annotations
@@ -22,11 +24,18 @@ from helpers import config
 from helpers.data import MEAN, STD, ImageDataset
 
 
-def image_count(dataset: Dataset, limit: int | None = None) -> int:
-    """How many images a loader with this ``limit`` uses (see the module's docstring)."""
+def image_count(dataset: Dataset, limit: int | None = None, start: int = 0) -> int:
+    """How many images a loader with this ``limit`` uses from image ``start`` on (see the
+    module's docstring). A ``start`` outside the dataset is a ``ValueError``."""
+    if not 0 <= start < len(dataset):
+        raise ValueError(
+            f"start={start} is outside the dataset, which holds {len(dataset)} images "
+            f"(0 to {len(dataset) - 1}): start must be one of them."
+        )
+    available = len(dataset) - start
     if limit is None and config.fast_mode():
         limit = config.FAST_LIMIT
-    return len(dataset) if limit is None else min(limit, len(dataset))
+    return available if limit is None else min(limit, available)
 
 
 def make_loader(dataset: Dataset, batch_size: int = 64, shuffle: bool = False,
@@ -53,11 +62,18 @@ class InMemoryLoader:
     dataset without one. With a CUDA ``device`` the tensor lives on the GPU, so batches never
     cross the bus. It holds the first ``limit`` images (see the module's docstring for
     ``None``). Iterating yields ``(images float32 (B, 3, 32, 32), labels int64 (B,))``.
+
+    With ``start`` it holds images ``start``, ``start + 1``, ... instead (``limit`` of them, or
+    the same default counted from ``start``), so a validation split can be taken from the
+    training images right after those trained on:
+    ``InMemoryLoader(train_set, start=6_400, limit=1_000)`` holds training images 6,400 to
+    7,399, and ``InMemoryLoader(train_set, limit=6_400)`` the 6,400 before them.
     """
 
     def __init__(self, dataset: ImageDataset, batch_size: int = 64, shuffle: bool = False,
                  drop_last: bool = False, limit: int | None = None, seed: int = 0,
-                 device: torch.device | str | None = None, normalize: bool = True):
+                 device: torch.device | str | None = None, normalize: bool = True,
+                 start: int = 0):
         if getattr(dataset, "transform", None) is not None or getattr(
                 dataset, "target_transform", None) is not None:
             raise ValueError(
@@ -65,8 +81,9 @@ class InMemoryLoader:
                 "dataset's transform; load the dataset without one (load_dataset(train=...)), "
                 "or use make_loader for a dataset with a transform."
             )
-        index = np.arange(image_count(dataset, limit))
+        index = np.arange(start, start + image_count(dataset, limit, start))
         self.dataset = dataset
+        self.start = start
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last

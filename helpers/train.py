@@ -46,10 +46,14 @@ MixedPrecision = bool | str | torch.dtype  # False, True, "auto", torch.bfloat16
 
 @dataclass(frozen=True)
 class EpochStats:
+    """One epoch of :func:`fit`. ``test_loss`` and ``test_accuracy`` hold the evaluation on
+    ``fit``'s ``test_loader``, whatever it is: the test split, or a validation split (logged
+    under ``fit``'s ``eval_name``; the fields keep their names)."""
+
     epoch: int
     train_loss: float  # mean over the epoch's images
-    test_loss: float
-    test_accuracy: float  # fraction in [0, 1]
+    test_loss: float  # mean over test_loader's images
+    test_accuracy: float  # on test_loader, fraction in [0, 1]
     seconds: float
     step_losses: tuple[float, ...] = ()  # the training loss of each batch, in order
 
@@ -263,16 +267,23 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
         optimizer: torch.optim.Optimizer, epochs: int, device: torch.device | str,
         loss_fn: nn.Module | None = None, writer=None, show_progress: bool | None = None,
         verbose: bool = True, mixed_precision: MixedPrecision = False,
-        channels_last: bool | None = None) -> list[EpochStats]:
+        channels_last: bool | None = None, eval_name: str = "test") -> list[EpochStats]:
     """Train for ``epochs``, evaluating after each; returns one :class:`EpochStats` per epoch.
 
     ``test_loader`` is whatever the model is judged on after each epoch: a validation split
     when the results choose something (a learning rate, an optimizer), the test split for a
-    final figure. With a ``writer`` it logs ``loss/train``, ``loss/test`` and
-    ``accuracy/test`` per epoch and ``loss/train_step``, each batch's loss, per step.
+    final figure. ``eval_name`` names it: with a ``writer`` it logs ``loss/train``,
+    ``loss/<eval_name>`` and ``accuracy/<eval_name>`` per epoch and ``loss/train_step``, each
+    batch's loss, per step, and the printed lines say ``<eval_name> loss`` and
+    ``<eval_name> accuracy`` (``eval_name="val"`` for a validation split). The returned
+    :class:`EpochStats` keep the field names ``test_loss`` and ``test_accuracy`` for that
+    evaluation, whatever ``eval_name`` is.
     ``mixed_precision`` (off by default) is used for training and evaluating alike; with
     ``verbose`` a first line says what it chose and why.
     """
+    if not eval_name or "/" in eval_name or eval_name != eval_name.strip():
+        raise ValueError(f"eval_name={eval_name!r}: a short name without '/' or surrounding "
+                         "spaces, such as 'test' or 'val' (it ends the TensorBoard tags)")
     loss_fn = nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     device = torch.device(device)
     model.to(device)
@@ -298,12 +309,13 @@ def fit(model: nn.Module, train_loader: Iterable, test_loader: Iterable,
             for offset, value in enumerate(step_losses, start=steps_done + 1):
                 writer.add_scalar("loss/train_step", value, offset)
             writer.add_scalar("loss/train", train_loss, epoch)
-            writer.add_scalar("loss/test", test_loss, epoch)
-            writer.add_scalar("accuracy/test", accuracy, epoch)
+            writer.add_scalar(f"loss/{eval_name}", test_loss, epoch)
+            writer.add_scalar(f"accuracy/{eval_name}", accuracy, epoch)
         steps_done += len(step_losses)
         if verbose:
-            print(f"epoch {epoch:>2}/{epochs}  train loss {train_loss:.4f}  test loss "
-                  f"{test_loss:.4f}  test accuracy {accuracy:6.2%}  ({stats.seconds:.1f} s)")
+            print(f"epoch {epoch:>2}/{epochs}  train loss {train_loss:.4f}  {eval_name} loss "
+                  f"{test_loss:.4f}  {eval_name} accuracy {accuracy:6.2%}  "
+                  f"({stats.seconds:.1f} s)")
     if writer is not None:
         writer.flush()
     return history

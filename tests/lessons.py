@@ -100,10 +100,10 @@ PROMISED: dict[str, dict[str, dict]] = {
         }
     },
     "optimizer": {
-        "adam": {"scalars": ["accuracy/test", "loss/test", "loss/train", "loss/train_step"]},
-        "rmsprop": {"scalars": ["accuracy/test", "loss/test", "loss/train", "loss/train_step"]},
-        "sgd": {"scalars": ["accuracy/test", "loss/test", "loss/train", "loss/train_step"]},
-        "sgd-momentum": {"scalars": ["accuracy/test", "loss/test", "loss/train",
-                                     "loss/train_step"]},
+        "adam": {"scalars": ["accuracy/val", "loss/train", "loss/train_step", "loss/val"]},
+        "rmsprop": {"scalars": ["accuracy/val", "loss/train", "loss/train_step", "loss/val"]},
+        "sgd": {"scalars": ["accuracy/val", "loss/train", "loss/train_step", "loss/val"]},
+        "sgd-momentum": {"scalars": ["accuracy/val", "loss/train", "loss/train_step",
+                                     "loss/val"]},
     },
 }

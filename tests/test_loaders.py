@@ -1,8 +1,9 @@
 """InMemoryLoader gives exactly what DataLoader + lesson_transform gives, only faster; both
-loaders take one sizing knob, ``limit``."""
+loaders take one sizing knob, ``limit``; InMemoryLoader also a ``start``."""
 
 import pytest
 import torch
+from torch.utils.data import DataLoader, Subset
 
 from helpers import config, data
 from helpers.data import SyntheticShapes, lesson_transform
@@ -59,6 +60,48 @@ def test_limit_is_the_one_sizing_knob(monkeypatch):
         assert len(make_loader(big, batch_size=10, limit=40)) == 4
         assert len(InMemoryLoader(big, batch_size=10, limit=40)) == 4
         assert image_count(big, limit=10**6) == len(big)
+
+
+def test_start_takes_the_images_right_after_the_trained_ones(small):
+    """start 0 limit N and start N limit M: disjoint, together the first N + M images, each
+    exactly DataLoader + lesson_transform over the same indices."""
+    n, m = 200, 70
+    train = InMemoryLoader(small, batch_size=64, limit=n)
+    val = InMemoryLoader(small, batch_size=64, start=n, limit=m)
+    with_transform = SyntheticShapes(train=False, size=300, transform=lesson_transform())
+    images = {}
+    for name, loader, indices in (("train", train, range(n)), ("val", val, range(n, n + m))):
+        X = torch.cat([batch for batch, _ in loader])
+        y = torch.cat([labels for _, labels in loader])
+        assert len(y) == len(indices)
+        X_ref, y_ref = next(iter(DataLoader(Subset(with_transform, indices), batch_size=300)))
+        torch.testing.assert_close(X, X_ref, rtol=0, atol=0)
+        assert torch.equal(y, y_ref)
+        images[name] = X
+    both = torch.cat([images["train"], images["val"]])
+    first = torch.cat([batch for batch, _ in InMemoryLoader(small, batch_size=64, limit=n + m)])
+    assert torch.equal(both, first)  # the union is the first n + m, in order
+    # disjoint: no image of one is an image of the other (the synthetic images all differ)
+    flat_train, flat_val = images["train"].flatten(1), images["val"].flatten(1)
+    assert not (flat_train[:, None] == flat_val[None]).all(dim=2).any()
+
+
+def test_start_counts_the_default_from_there(monkeypatch):
+    big = SyntheticShapes(train=False, size=config.FAST_LIMIT + 500)
+    monkeypatch.setenv("TORCHNN_FAST", "1")
+    assert image_count(big, start=100) == config.FAST_LIMIT
+    assert image_count(big, start=1_000) == len(big) - 1_000  # fewer left than FAST_LIMIT
+    monkeypatch.setenv("TORCHNN_FAST", "0")
+    assert image_count(big, start=100) == len(big) - 100
+    assert len(InMemoryLoader(big, batch_size=100, start=100)) == -(-(len(big) - 100) // 100)
+    assert image_count(big, limit=10**6, start=len(big) - 1) == 1
+
+
+def test_a_start_beyond_the_dataset_is_refused(small):
+    for start in (300, 10_000, -1):
+        with pytest.raises(ValueError, match=rf"start={start} is outside the dataset, which "
+                                             r"holds 300 images \(0 to 299\)"):
+            InMemoryLoader(small, start=start, limit=10)
 
 
 def test_denormalize_inverts_the_lesson_transform(small):

@@ -59,6 +59,29 @@ def test_fit_lowers_the_loss_and_logs_per_epoch(tmp_path):
         assert abs(mean.item() - h.train_loss) < 1e-5
 
 
+def test_eval_name_names_the_evaluation_tags_and_lines(tmp_path, capsys):
+    """fit(eval_name="val") logs accuracy/val and loss/val (not */test) and prints them so;
+    EpochStats keeps its test_* fields for that evaluation."""
+    torch.manual_seed(0)
+    model = CifarNet()
+    train, test = loaders()
+    with board.open_writer("optimizer", "val", root=tmp_path) as writer:
+        history = fit(model, train, test, torch.optim.SGD(model.parameters(), lr=0.01),
+                      epochs=2, device="cpu", writer=writer, show_progress=False,
+                      eval_name="val")
+    run = tmp_path / "optimizer" / "val"
+    assert board.read_run(run)["scalars"] == ["accuracy/val", "loss/train", "loss/train_step",
+                                              "loss/val"]
+    assert [v for _, v in board.read_scalars(run, "accuracy/val")] == [
+        torch.tensor(h.test_accuracy).float().item() for h in history]
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(" val loss " in line and " val accuracy " in line
+                                   and "test" not in line for line in lines)
+    with pytest.raises(ValueError, match="eval_name"):
+        fit(model, train, test, torch.optim.SGD(model.parameters(), lr=0.01), epochs=1,
+            device="cpu", eval_name="val/a")
+
+
 def test_same_seed_same_first_epoch():
     def first_loss():
         torch.manual_seed(0)
