@@ -352,3 +352,24 @@ def test_kernels_share_out_the_cores(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own choice wins
     assert runner._kernel_manager_class(4)().kernel_spec.env["OMP_NUM_THREADS"] == "3"
     assert "OMP_NUM_THREADS" not in runner._kernel_manager_class(None)().kernel_spec.env
+
+
+def test_the_longest_notebook_starts_first_next_time(tmp_path):
+    """With two at once, notebooks start longest first by their last time (unknown ones first,
+    in order); results are still listed in order."""
+    import json
+
+    from torchnn_tools import runner
+
+    names = [tmp_path / f"0{k}_x.ipynb" for k in range(1, 5)]
+    runs = tmp_path / "runs"
+    assert runner.start_order(names, runs) == names  # nothing known yet
+    runs.mkdir()
+    (runs / runner.SECONDS_FILE).write_text(json.dumps(
+        {"01_x.ipynb": 4.0, "02_x.ipynb": 30.0, "04_x.ipynb": 6.0}))
+    assert [p.name for p in runner.start_order(names, runs)] == [
+        "03_x.ipynb", "02_x.ipynb", "04_x.ipynb", "01_x.ipynb"]
+    runner._remember_seconds([runner.Result("01_x.ipynb", 9.04, True),
+                              runner.Result("03_x.ipynb", 2.0, False)], runs)
+    remembered = json.loads((runs / runner.SECONDS_FILE).read_text())
+    assert remembered == {"01_x.ipynb": 9.0, "02_x.ipynb": 30.0, "04_x.ipynb": 6.0}

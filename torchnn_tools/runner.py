@@ -369,8 +369,9 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
             jobs: int = 1) -> list[Result]:
     """Execute ``notebooks``, ``jobs`` at a time, each in its own kernel; results in order.
 
-    Notebooks start in order; each result (and a failure's cell and error) is reported in
-    that order too. Ctrl-C stops every kernel that is running and saves none of theirs.
+    With several at once they start longest first (:func:`start_order`); each result (and a
+    failure's cell and error) is reported in the listed order. Ctrl-C stops every kernel that
+    is running and saves none of theirs.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -386,19 +387,48 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
         for path in notebooks:
             results.append(one(path))
             _report(results[-1], seen_errors)
+        _remember_seconds(results, runs_root)
         return results
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook")
-    futures = [pool.submit(one, path) for path in notebooks]
+    started = {path: pool.submit(one, path) for path in start_order(notebooks, runs_root)}
     try:
-        for future in futures:
-            results.append(future.result())
+        for path in notebooks:
+            results.append(started[path].result())
             _report(results[-1], seen_errors)
     except BaseException:
         _STOP.set()  # the other notebooks' kernels are killed within a fraction of a second
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
+    _remember_seconds(results, runs_root)
     return results
+
+
+SECONDS_FILE = ".notebook-seconds.json"  # in the runs folder: how long each notebook took last time
+
+
+def start_order(notebooks: list[Path], runs_root: Path) -> list[Path]:
+    """The order to start ``notebooks`` in when several run at once: longest first, by the
+    seconds each took last time (one never run yet keeps its place at the front). A long
+    notebook started last would otherwise run alone at the end, with the other cores idle.
+    Results are still reported in the listed order."""
+    import json
+
+    try:
+        seconds = json.loads((runs_root / SECONDS_FILE).read_text())
+    except (OSError, ValueError):
+        seconds = {}
+    return sorted(notebooks, key=lambda path: -seconds.get(path.name, float("inf")))
+
+
+def _remember_seconds(results: list[Result], runs_root: Path) -> None:
+    import json
+
+    path = runs_root / SECONDS_FILE
+    with contextlib.suppress(OSError, ValueError):
+        seconds = json.loads(path.read_text()) if path.exists() else {}
+        seconds.update({r.name: round(r.seconds, 1) for r in results if r.ok})
+        path.write_text(json.dumps(seconds, indent=1, sort_keys=True) + "\n")
 
 
 def _run_one(path: Path, out_dir: Path | None, in_place: bool, runs_root: Path,
