@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -37,6 +36,7 @@ from urllib.parse import urlsplit
 import pytest
 from lessons import PROMISED
 from test_book import built_site
+from test_servers import free_port, stop
 
 from helpers import config
 from torchnn_tools import servers as commands
@@ -249,12 +249,6 @@ def test_search_finds_the_conv2d_lesson(tab, site_url, case):
 
 # --- the servers: started as `make tensorboard` and `make lab` start them ----------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def answers(url: str) -> bool:
     try:
         with _direct.open(url, timeout=10) as response:
@@ -274,15 +268,6 @@ def start(command: list[str], log: Path, ready: str, env: dict | None = None):
             pytest.fail(f"{command[0]} did not answer {ready}:\n{log.read_text()[-3000:]}")
         time.sleep(0.5)
     return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -77,17 +77,24 @@ def install_book(python: Path) -> int:
     print("Installing the book's packages into .venv (requirements-book.txt): Sphinx, myst-nb, "
           "sphinx-book-theme, jieba, MathJax for offline use and Playwright (about 300 MB).",
           flush=True)
+    code = pip_install(python, ["-r", str(BOOK_INPUTS[0]), "-c", str(INPUTS[0])],
+                       "the book's packages")
+    if code == 0:
+        BOOK_STAMP.touch()
+    return code
+
+
+def pip_install(python: Path, arguments: list[str], what: str) -> int:
+    """``pip install`` into .venv with its progress shown; on failure, one line on what to do."""
     command = [str(python), "-m", "pip", "install", "--disable-pip-version-check",
-               "--progress-bar", "on", "-r", str(BOOK_INPUTS[0]), "-c", str(INPUTS[0])]
+               "--progress-bar", "on", *arguments]
     print(" ".join(command), flush=True)
     code = subprocess.call(command, cwd=ROOT)
     if code != 0:
-        print("error: pip could not install the book's packages (its message is above). Behind "
-              "a slow or blocked connection, point pip at a mirror near you (README: Installing) "
-              "and run setup again.", file=sys.stderr)
-        return code
-    BOOK_STAMP.touch()
-    return 0
+        print(f"error: pip could not install {what} (its message is above). Behind a slow or "
+              f"blocked connection, point pip at a mirror near you (README: Installing) and run "
+              f"setup again.", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,14 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"again with a supported one.)", file=sys.stderr)
             return 2
     print(WHAT.format(venv=VENV), flush=True)
-    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check",
-               "--progress-bar", "on", "-r", str(INPUTS[0]), "-e", str(ROOT)]
-    print(" ".join(command), flush=True)
-    code = subprocess.call(command, cwd=ROOT)
+    code = pip_install(python, ["-r", str(INPUTS[0]), "-e", str(ROOT)], "the packages")
     if code != 0:
-        print("error: pip could not install the packages (its message is above). Behind a slow "
-              "or blocked connection, point pip at a mirror near you (README: Installing) and "
-              "run setup again.", file=sys.stderr)
         return code
     STAMP.touch()
     if args.book:
