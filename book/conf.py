@@ -3,8 +3,9 @@
 ``torchnn_tools/book.py`` assembles each edition's sources under ``book/_build/src/<edition>/``
 (the landing page from ``book/<edition>/index.md`` and the committed notebooks, copied as they
 are) and runs Sphinx once per edition with this folder as the configuration directory. It says
-which edition through ``TORCHNN_BOOK_EDITION`` (``en`` or ``zh``) and which lessons each
-edition has through ``TORCHNN_BOOK_LESSONS`` (a JSON file: edition -> lesson -> title), so that
+(in the Sphinx process's environment only: these are not user settings, which all live in
+``helpers.config``) which edition through ``BOOK_EDITION`` (``en`` or ``zh``) and which lessons each
+edition has through ``BOOK_LESSONS`` (a JSON file: edition -> lesson -> title), so that
 every lesson page links to the same lesson in the other edition. The two builds differ only in
 their language: ``html_search_language`` is per project, and the Chinese index needs jieba.
 
@@ -22,12 +23,12 @@ from pathlib import Path
 from sphinx.search import languages as search_languages
 from sphinx.search.zh import SearchChinese
 
-EDITION = os.environ.get("TORCHNN_BOOK_EDITION", "en")
+EDITION = os.environ.get("BOOK_EDITION", "en")
 if EDITION not in ("en", "zh"):
-    raise ValueError(f"TORCHNN_BOOK_EDITION={EDITION!r}: use en or zh")
+    raise ValueError(f"BOOK_EDITION={EDITION!r}: use en or zh")
 OTHER = "zh" if EDITION == "en" else "en"
 HERE = Path(__file__).resolve().parent
-_lessons_file = os.environ.get("TORCHNN_BOOK_LESSONS")
+_lessons_file = os.environ.get("BOOK_LESSONS")
 LESSONS: dict[str, dict[str, str]] = (
     json.loads(Path(_lessons_file).read_text(encoding="utf-8")) if _lessons_file
     else {"en": {}, "zh": {}})

@@ -139,8 +139,8 @@ def build(out: Path = OUT, quiet: bool = False) -> int:
     for edition in NOTEBOOKS:  # the two builds at once: one core each
         say(f"Building the {LABELS[edition]} edition: {len(lessons[edition])} lessons "
             f"({', '.join(lessons[edition]) or 'none'}) ...")
-        env = dict(os.environ, TORCHNN_BOOK_EDITION=edition,
-                   TORCHNN_BOOK_LESSONS=str(out / "src" / "lessons.json"),
+        env = dict(os.environ, BOOK_EDITION=edition,
+                   BOOK_LESSONS=str(out / "src" / "lessons.json"),
                    PYTHONIOENCODING="utf-8")
         with open(logs[edition], "w", encoding="utf-8") as log:
             running[edition] = subprocess.Popen(sphinx_command(out, edition), cwd=ROOT,
