@@ -34,8 +34,19 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
 
+# Every setting, with what it means when it is not set (make doctor lists them).
+DEFAULTS = {"TORCHNN_DATA": "auto", "TORCHNN_FAST": "0", "TORCHNN_DEVICE": "best available",
+            "TORCHNN_DATA_DIR": "data/", "TORCHNN_RUNS_DIR": "runs/"}
+
+
 def _raw(name: str) -> str:
     return os.environ.get(name, "").strip()
+
+
+def as_set() -> dict[str, str]:
+    """``{variable: value}`` as the environment holds them now, ``""`` for the unset ones
+    (unchecked: the functions below check them)."""
+    return {name: _raw(name) for name in DEFAULTS}
 
 
 def project_root() -> Path:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import os
 import platform
 import re
 import socket
@@ -117,12 +116,8 @@ def check_settings() -> tuple[list[Line], object]:
     from helpers.session import pick_device
 
     lines, device = [], None
-    shown = []
-    for name, default in (("TORCHNN_DATA", "auto"), ("TORCHNN_FAST", "0"),
-                          ("TORCHNN_DEVICE", "best available"), ("TORCHNN_DATA_DIR", "data/"),
-                          ("TORCHNN_RUNS_DIR", "runs/")):
-        value = os.environ.get(name, "").strip()
-        shown.append(f"{name}={value}" if value else f"{name} unset ({default})")
+    shown = [f"{name}={value}" if value else f"{name} unset ({config.DEFAULTS[name]})"
+             for name, value in config.as_set().items()]
     problems = []
     for check in (config.data_source, config.fast_mode):
         try:
