@@ -309,8 +309,10 @@ def test_progress_lines_say_where_a_long_notebook_is(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stdout
     lines = result.stdout.splitlines()
+    # The two start at once, so either may say so first; each says it on a line of its own.
     starts = [line for line in lines if "running " in line]
-    assert starts == ["running 01_slow.ipynb ...", "running 02_other.ipynb ..."], lines
+    assert sorted(starts) == ["running 01_slow.ipynb ...", "running 02_other.ipynb ..."], lines
+    assert all(line.count(".ipynb") <= 1 for line in lines if not line.startswith("  ")), lines
 
 
 def test_the_summary_skips_a_run_it_cannot_read(tmp_path, monkeypatch):
@@ -352,6 +354,21 @@ def test_kernels_share_out_the_cores(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own choice wins
     assert runner._kernel_manager_class(4)().kernel_spec.env["OMP_NUM_THREADS"] == "3"
     assert "OMP_NUM_THREADS" not in runner._kernel_manager_class(None)().kernel_spec.env
+
+
+def test_a_notebook_run_alone_gets_every_core(monkeypatch, tmp_path):
+    """`run --jobs 2 one.ipynb` (or `make notebooks` on one lesson): one kernel, all cores."""
+    from torchnn_tools import runner
+
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
+    given = []
+    monkeypatch.setattr(runner, "_run_one", lambda path, out, in_place, runs, threads:
+                        given.append(threads) or runner.Result(path.name, 0.0, True))
+    monkeypatch.setattr(runner, "_report", lambda result, seen: None)
+    monkeypatch.setenv("TORCHNN_RUNS_DIR", str(tmp_path))
+    runner.run_all([tmp_path / "01_a.ipynb"], None, False, jobs=2)
+    runner.run_all([tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"], None, False, jobs=2)
+    assert given == [8, 4, 4]
 
 
 def test_the_longest_notebook_starts_first_next_time(tmp_path):

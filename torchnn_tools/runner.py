@@ -137,7 +137,7 @@ def execute(path: Path, timeout: int | None = None, kernel_log: Path | None = No
     (default: :func:`cell_timeout`). The kernel process's own output (not the cells': they
     are in the notebook) goes to ``kernel_log`` if given. The notebook runs in a worker
     thread, so Ctrl-C reaches this thread as ``KeyboardInterrupt`` (or, when several
-    notebooks run at once, sets ``_STOP``): the kernel (its whole process group) is killed
+    notebooks run at once, sets ``_STOP``): the kernel (its whole process tree) is killed
     and the interrupt re-raised; nothing is returned or written. While it runs, every
     ``every`` seconds ``progress(status)`` is called with where it is (``"cell 12/30, epoch
     2/5"``), if given.
@@ -380,8 +380,11 @@ def run_all(notebooks: list[Path], out_dir: Path | None, in_place: bool,
     seen_errors: dict[str, str] = {}  # error line -> first notebook that showed it
     results: list[Result] = []
 
+    # One notebook at a time (or only one to run) gets every core.
+    threads = kernel_threads(min(jobs, len(notebooks)))
+
     def one(path: Path) -> Result:
-        return _run_one(path, out_dir, in_place, runs_root, kernel_threads(jobs))
+        return _run_one(path, out_dir, in_place, runs_root, threads)
 
     if jobs <= 1 or len(notebooks) <= 1:
         for path in notebooks:
