@@ -106,3 +106,40 @@ def test_setup_with_an_old_python_stops_before_creating_the_venv(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [install.check_python((3, 10))]
     assert not (project / ".venv").exists()
+
+
+def test_the_test_command_installs_the_book_packages_it_lacks(monkeypatch, capsys):
+    """`python -m torchnn_tools test` (the README's route without make) does what `make test`
+    does first: the book and browser tests need requirements-book.txt's packages."""
+    from torchnn_tools import checks
+
+    calls = []
+    monkeypatch.setattr(checks, "lint", lambda argv: 0)
+    monkeypatch.setattr(checks.subprocess, "call", lambda command, cwd: calls.append(command) or 0)
+    monkeypatch.setattr(install, "install_book", lambda python: calls.append(python) or 0)
+    monkeypatch.setattr(install, "missing", lambda requirements: [])
+    assert checks.test(["-k", "board"]) == 0
+    assert len(calls) == 1 and calls[0][-2:] == ["-k", "board"]
+    monkeypatch.setattr(install, "missing", lambda requirements: ["sphinx", "jieba"])
+    assert checks.test([]) == 0
+    assert calls[1] == Path(sys.executable) and calls[2][1:3] == ["-m", "pytest"]
+    assert "need sphinx, jieba" in capsys.readouterr().out
+    monkeypatch.setattr(install, "install_book", lambda python: 1)
+    assert checks.test([]) == 1 and len(calls) == 3  # no tests without the packages
+
+
+def test_book_without_its_packages_says_how_to_install_them(monkeypatch, capsys):
+    from torchnn_tools import book
+
+    monkeypatch.setattr(install, "missing", lambda requirements: ["sphinx"])
+    assert book.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs sphinx" in err
+    assert f"{sys.executable} -m pip install -r requirements-book.txt" in err
+
+
+def test_missing_lists_what_this_python_lacks(tmp_path):
+    requirements = tmp_path / "r.txt"
+    requirements.write_text("# a comment\nPyTorch_Not.Here==1.0\npytest==0.1  # any version\n")
+    assert install.missing(requirements) == ["pytorch-not-here"]
+    assert install.pins(requirements) == {"pytorch-not-here": "1.0", "pytest": "0.1"}

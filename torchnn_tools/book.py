@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from torchnn_tools import install
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 OUT = BOOK / "_build"
@@ -180,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT,
                         help="build folder (default: book/_build); the site goes to OUT/html/")
     args = parser.parse_args(argv)
+    lacking = install.missing(install.BOOK_INPUTS[0])
+    if lacking:
+        print(f"error: the book needs {', '.join(lacking)} (requirements-book.txt), which this "
+              f"Python does not have: run `make book` (it installs them), or install them with "
+              f"`{sys.executable} -m pip install -r requirements-book.txt -c requirements.txt`, "
+              f"then this again.", file=sys.stderr)
+        return 2
     start = time.monotonic()
     code = build(args.out)
     if code != 0:

@@ -15,7 +15,10 @@ again only when it changed or the main packages were reinstalled (``.venv/.insta
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -72,6 +75,33 @@ def book_up_to_date() -> bool:
     return up_to_date(BOOK_STAMP, (*BOOK_INPUTS, STAMP))
 
 
+def pins(requirements: Path = INPUTS[0]) -> dict[str, str]:
+    """``{normalised name: version}`` of every ``name==version`` line in ``requirements``."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for line in requirements.read_text(encoding="utf-8").splitlines():
+            match = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s;#]+)", line)
+            if match:
+                found[normalised(match[1])] = match[2]
+    return found
+
+
+def normalised(name: str) -> str:
+    """A package's name as pip compares it (``Sphinx_Book.Theme`` -> ``sphinx-book-theme``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def missing(requirements: Path) -> list[str]:
+    """The packages ``requirements`` pins that this Python does not have installed."""
+    gone = []
+    for name in pins(requirements):
+        try:
+            importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            gone.append(name)
+    return gone
+
+
 def install_book(python: Path) -> int:
     """pip install requirements-book.txt, holding requirements.txt's pins where they meet."""
     print("Installing the book's packages into .venv (requirements-book.txt): Sphinx, myst-nb, "
@@ -79,7 +109,7 @@ def install_book(python: Path) -> int:
           flush=True)
     code = pip_install(python, ["-r", str(BOOK_INPUTS[0]), "-c", str(INPUTS[0])],
                        "the book's packages")
-    if code == 0:
+    if code == 0 and Path(python) == venv_python() and VENV.is_dir():
         BOOK_STAMP.touch()
     return code
 
