@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from helpers.errors import DataError, SettingError
+from helpers.errors import DataError, OneLineError, SettingError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("auto", "cifar10", "synthetic")
@@ -116,9 +116,22 @@ def forced_device() -> str | None:
     return value
 
 
+CHECKED = (data_source, fast_mode, forced_device)
+
+
 def check_all() -> None:
-    """Read every setting once, raising the first problem (``make run`` and ``make doctor``
-    call this before anything else)."""
-    data_source()
-    fast_mode()
-    forced_device()
+    """Read every setting once, raising the first problem (``make run`` calls this before
+    anything else)."""
+    for read in CHECKED:
+        read()
+
+
+def problems() -> list[str]:
+    """Every setting's problem, one message each; empty when all are fine (``make doctor``)."""
+    found = []
+    for read in CHECKED:
+        try:
+            read()
+        except OneLineError as err:
+            found.append(str(err))
+    return found

@@ -169,3 +169,41 @@ def test_a_signal_to_make_tensorboard_stops_the_server(tmp_path):
     while listening():
         assert time.monotonic() < deadline, f"port {port} still served after make was killed"
         time.sleep(0.3)
+
+
+def test_an_unsupported_python_is_a_problem_with_the_versions_that_work(monkeypatch):
+    """The doctor and `setup` accept the same Pythons (3.10 once passed the doctor)."""
+    from torchnn_tools import install
+
+    [line] = doctor.check_python()
+    assert line.ok and line.fix == ""
+    monkeypatch.setattr(install, "SUPPORTED", ((3, 99),))
+    [line] = doctor.check_python()
+    assert not line.ok and "wheels for Python 3.99 only" in line.fix and ".venv" in line.fix
+
+
+def test_every_pinned_package_is_checked(tmp_path):
+    """Not only a hand-kept list: a package pinned in requirements.txt that is absent, or at
+    another version, is a problem whose fix names this very Python."""
+    import sys
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("torch==0.0.1\nfilelock==99.0\nno-such-package-here==1.0\n"
+                            "nbval==" + __import__("importlib.metadata").metadata.version("nbval")
+                            + "\n")
+    lines = doctor.check_packages(requirements)
+    assert lines[0].ok and lines[0].text.startswith("packages: nbval ")
+    problems = [line.text for line in lines if not line.ok]
+    assert len(problems) == 3, problems
+    assert any(t.startswith("torch ") and "pins 0.0.1" in t for t in problems)
+    assert any(t.startswith("filelock ") and "pins 99.0" in t for t in problems)
+    assert any(t.startswith("no-such-package-here is not installed") for t in problems)
+    assert all(sys.executable in line.fix for line in lines if not line.ok)
+
+
+def test_doctor_help_checks_nothing(capsys):
+    with pytest.raises(SystemExit) as stop:
+        doctor.main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: python -m torchnn_tools doctor" in out and "ok " not in out

@@ -163,8 +163,10 @@ def test_the_readme_path_without_make_on_a_fresh_clone(tmp_path):
     assert len(list((clone / "runs" / "notebooks").glob("*.ipynb"))) == 8
 
 
-def test_jobs_must_be_at_least_one(tmp_path, capsys):
+def test_jobs_must_be_at_least_one(tmp_path, capsys, monkeypatch):
     from torchnn_tools import runner
+
+    monkeypatch.setenv("TORCHNN_RUNS_DIR", str(tmp_path / "runs"))  # nothing may appear there
 
     notebook = tmp_path / "01_x.ipynb"
     make_notebook(notebook, ["print(1)"])

@@ -17,10 +17,10 @@ It changes nothing (no downloads, no folders created) and exits 1 when a line sa
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.metadata
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -30,11 +30,12 @@ from pathlib import Path
 from helpers import config
 from helpers._folders import nearest_existing, unwritable
 from helpers.errors import DataError, SettingError
+from torchnn_tools import install
+from torchnn_tools.servers import BOARD_PORT, LAB_PORT
 
-PINNED = ("torch", "torchvision", "numpy", "tensorboard", "jupyterlab", "jupyter_server",
-          "ipykernel", "nbclient", "nbval")
+SHOWN = ("torch", "torchvision", "numpy", "tensorboard", "jupyterlab", "nbval")  # by name
 KERNEL_TIMEOUT = 180  # seconds for the kernel's Python to import helpers (torch is large)
-LAB_PORT, BOARD_PORT = 8888, 6006
+PYTHON = sys.executable  # the commands in the fixes name this very Python (any platform)
 
 
 @dataclass
@@ -48,48 +49,34 @@ def check_python() -> list[Line]:
     venv = config.project_root() / ".venv"
     where = "the project's .venv" if Path(sys.prefix).resolve() == venv.resolve() else (
         f"not the project's .venv ({venv})")
-    lines = [Line(sys.version_info >= (3, 10),
-                  f"Python {platform.python_version()} ({sys.executable}, {where})",
-                  "" if sys.version_info >= (3, 10) else "use Python 3.10 or newer: "
-                  "`rm -rf .venv && make setup PYTHON=python3.11`")]
-    return lines
-
-
-def pins(requirements: Path | None = None) -> dict[str, str]:
-    """``{normalised name: version}`` of every ``name==version`` line in requirements.txt."""
-    requirements = requirements or config.project_root() / "requirements.txt"
-    found = {}
-    with contextlib.suppress(OSError):
-        for line in requirements.read_text().splitlines():
-            match = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s;#]+)", line)
-            if match:
-                found[_norm(match[1])] = match[2]
-    return found
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    problem = install.check_python()
+    fix = problem.removeprefix("error: ") + " Then delete .venv and run setup again." if (
+        problem) else ""
+    return [Line(not problem, f"Python {platform.python_version()} ({sys.executable}, {where})",
+                 fix)]
 
 
 def check_packages(requirements: Path | None = None) -> list[Line]:
-    pinned = pins(requirements)
+    """Every package ``requirements.txt`` pins, at its version; the main ones by name."""
+    pinned = install.pins(requirements or config.project_root() / "requirements.txt")
+    reinstall = f"run `make setup`, or `{PYTHON} -m pip install -r requirements.txt -e .`"
     good, lines = [], []
-    for name in PINNED:
+    for name, want in pinned.items():
         try:
             have = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            lines.append(Line(False, f"{name} is not installed in {sys.prefix}",
-                              "run `make setup` (installs requirements.txt into .venv)"))
+            lines.append(Line(False, f"{name} is not installed in {sys.prefix}", reinstall))
             continue
-        want = pinned.get(_norm(name))
-        if want and have.split("+")[0] != want:
+        if have.split("+")[0] != want:
             lines.append(Line(False, f"{name} {have} is installed, requirements.txt pins {want}",
-                              "run `.venv/bin/pip install -r requirements.txt` (or "
-                              "`make setup`)"))
+                              reinstall))
         else:
             good.append(f"{name} {have}")
     if good:
-        lines.insert(0, Line(True, "packages: " + ", ".join(good)))
+        named = [g for g in good if g.split()[0] in SHOWN]
+        more = len(good) - len(named)
+        lines.insert(0, Line(True, "packages: " + ", ".join(named) + (
+            f" and {more} more, as pinned" if more else "")))
     return lines
 
 
@@ -118,12 +105,7 @@ def check_settings() -> tuple[list[Line], object]:
     lines, device = [], None
     shown = [f"{name}={value}" if value else f"{name} unset ({config.DEFAULTS[name]})"
              for name, value in config.as_set().items()]
-    problems = []
-    for check in (config.data_source, config.fast_mode):
-        try:
-            check()
-        except (SettingError, DataError) as err:
-            problems.append(str(err))
+    problems = config.problems()
     lines.append(Line(not problems, "settings: " + ", ".join(shown),
                       " ".join(problems) + (" (see README: Settings)" if problems else "")))
     cuda = f"torch built with CUDA {torch.version.cuda}" if torch.version.cuda else (
@@ -219,7 +201,7 @@ def check_data_dir(needs_cifar: bool) -> list[Line]:
 
 
 def check_runs_dir() -> list[Line]:
-    from helpers.board import TOPICS, runs_being_written
+    from helpers.board import TOPICS, event_files, runs_being_written
 
     root = config.runs_dir()
     absent = _absent_folder("runs/", root, "TORCHNN_RUNS_DIR", fatal=True,
@@ -231,8 +213,7 @@ def check_runs_dir() -> list[Line]:
                                                           f"not writable ({why})"),
                   "" if not why else "make it writable, or point TORCHNN_RUNS_DIR at a folder "
                   "you can write to: the notebooks log their TensorBoard runs there")]
-    present = {t: sorted(p.name for p in (root / t).iterdir()
-                         if p.is_dir() and any(p.glob("events.out.tfevents.*")))
+    present = {t: sorted(p.name for p in (root / t).iterdir() if p.is_dir() and event_files(p))
                for t in TOPICS if (root / t).is_dir()}
     lessons = ", ".join(f"{t} ({len(r)})" for t, r in present.items() if r)
     missing = [t for t in TOPICS if not present.get(t)]
@@ -276,9 +257,9 @@ def check_kernel() -> list[Line]:
         argv, where = kernel_python()
     except NoSuchKernel:
         return [Line(False, "kernel: Jupyter finds no `python3` kernel",
-                     "run `.venv/bin/python -m ipykernel install --sys-prefix`")]
+                     f"run `{PYTHON} -m ipykernel install --sys-prefix`")]
     fix = (f"the python3 kernel spec in {where} starts {argv[0]}; register this environment's "
-           f"instead: `.venv/bin/python -m ipykernel install --sys-prefix` (or remove {where})")
+           f"instead: `{PYTHON} -m ipykernel install --sys-prefix` (or remove {where})")
     probe = "import sys, helpers; print(helpers.__file__); print(sys.executable)"
     try:
         done = subprocess.run([argv[0], "-c", probe], cwd=(config.project_root() / "notebooks"),
@@ -322,7 +303,8 @@ def check_ports() -> list[Line]:
         lines.append(Line(False, f"port {BOARD_PORT} is in use: `make tensorboard` cannot "
                           f"start there", f"if it is a TensorBoard of yours, just browse "
                           f"http://127.0.0.1:{BOARD_PORT}; else stop what holds it, or run "
-                          f"`.venv/bin/tensorboard --logdir runs --host 127.0.0.1 --port 6007`"))
+                          f"`make tensorboard BOARD_PORT=6007` (without make: "
+                          f"`{PYTHON} -m torchnn_tools tensorboard --port 6007`)"))
     if not lines:
         lines.append(Line(True, f"ports {LAB_PORT} (make lab) and {BOARD_PORT} (make tensorboard)"
                           f" are free on 127.0.0.1"))
@@ -369,6 +351,11 @@ def run_checks() -> list[Line]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="python -m torchnn_tools doctor",
+                            description="Check the setup, one line each: ok, or problem "
+                                        "with what to do.",
+                            epilog="It changes nothing and exits 1 when a line says problem."
+                            ).parse_args(argv)
     print(f"torch.nn notebooks: doctor ({config.project_root()})", flush=True)
     lines = run_checks()
     for line in lines:
