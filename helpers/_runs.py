@@ -3,7 +3,7 @@
 A learner never needs to read this. A writer holds ``<topic>/.<run>.lock`` (``_locks``) from
 the moment it opens the run until it is closed; a reader holds it while it reads, so nobody
 reads or replaces a run another process is writing. A run is replaced only when everything in
-it is a TensorBoard event file.
+it is a TensorBoard event file (``add_scalars`` and ``add_hparams`` write theirs in subfolders).
 """
 
 from __future__ import annotations
@@ -22,14 +22,19 @@ LOCK_WAIT = 120.0  # seconds open_writer waits for another process that is writi
 
 
 def event_files(folder: Path | str) -> list[Path]:
-    """The TensorBoard event files directly in a run folder, oldest name first."""
+    """The TensorBoard event files directly in a run folder, oldest name first.
+
+    These are what TensorBoard's reader (and so ``board.read_*``) reads for the run. The
+    subfolders that ``add_scalars`` and ``add_hparams`` write are runs of their own to
+    TensorBoard, so their event files are not listed.
+    """
     folder = Path(folder)
     return sorted(folder.glob(f"{EVENT_FILE}*")) if folder.is_dir() else []
 
 
 def open_locked_writer(folder: Path, wait: float = LOCK_WAIT) -> SummaryWriter:
     """A writer for the run ``folder``, holding its lock; an earlier run there is replaced."""
-    key = str(folder)
+    key = _key(folder)
     with _held_lock:
         earlier = _held.get(key)
     if earlier is not None:  # this process wrote the run before (a re-run cell): finish that
@@ -68,8 +73,13 @@ class _LockedWriter(SummaryWriter):
                 held.release()
 
 
-_held: dict[str, _LockedWriter] = {}  # run folder -> the open writer this process holds
+_held: dict[str, _LockedWriter] = {}  # run folder (_key) -> the open writer this process holds
 _held_lock = threading.Lock()
+
+
+def _key(folder: Path) -> str:
+    """One spelling of a run folder (absolute, symlinks resolved) for the table above."""
+    return str(Path(folder).resolve())
 
 
 def _lock_path(folder: Path) -> Path:
@@ -122,9 +132,9 @@ def runs_being_written(root: Path | str | None = None) -> list[str]:
 
 
 def _remove_run(folder: Path) -> None:
-    """Delete an old run, but only if everything in it is a TensorBoard event file."""
-    events = set(event_files(folder))
-    foreign = [p for p in folder.rglob("*") if p.is_file() and p not in events]
+    """Delete an old run, subfolders included, but only if everything in it is a TensorBoard
+    event file (``add_scalars`` and ``add_hparams`` write theirs in subfolders)."""
+    foreign = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(EVENT_FILE)]
     if foreign:
         raise BoardError(
             f"{folder} holds files that TensorBoard did not write (e.g. {foreign[0].name}), so "
@@ -178,7 +188,7 @@ class _reading:
     def __enter__(self):
         lock = _lock_path(self.folder)
         with _held_lock:
-            mine = str(self.folder) in _held
+            mine = _key(self.folder) in _held
         if mine or not lock.is_file():
             return self
         try:

@@ -131,6 +131,41 @@ def test_reopening_in_the_same_process_closes_the_earlier_writer(tmp_path):
     assert len(list(run.glob("events.out.tfevents.*"))) == 1
 
 
+def test_a_run_with_add_scalars_and_add_hparams_subfolders_is_replaced(tmp_path):
+    """add_scalars and add_hparams write event files in subfolders of the run: they are
+    TensorBoard's, so re-running replaces them too; a file of anyone else's there still blocks."""
+    for value in (9.0, 1.0):
+        with board.open_writer("loss", root=tmp_path) as writer:
+            writer.add_scalar("loss", value, 0)
+            writer.add_scalars("curves", {"train": value, "test": value}, 0)
+            writer.add_hparams({"lr": value}, {"hparam/loss": value})
+    run = tmp_path / "loss" / "main"
+    assert board.read_scalars(run, "loss") == [(0, 1.0)]
+    assert board.read_scalars(run / "curves_train", "curves") == [(0, 1.0)]  # not 9.0, then 1.0
+    assert len([p for p in run.iterdir() if p.is_dir()]) == 3  # train, test, one hparams run
+    keep = run / "curves_train" / "notes.txt"
+    keep.write_text("mine")
+    with pytest.raises(board.BoardError, match="notes.txt"):
+        board.open_writer("loss", root=tmp_path)
+    assert keep.read_text() == "mine"
+
+
+def test_a_run_opened_through_another_spelling_of_its_path_is_still_ours(tmp_path,
+                                                                          monkeypatch):
+    """A relative root names the same run as the absolute one: re-opening closes our own
+    writer instead of waiting for it as if it were another process's, and reading does not
+    wait either."""
+    from helpers import _runs
+
+    first = board.open_writer("conv2d", root=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    second = board.open_writer("conv2d", root=".", wait=0.5)
+    assert first.all_writers is None  # closed
+    with _runs._reading(tmp_path / "conv2d" / "main", wait=0.5) as reading:
+        assert reading.held is None  # ours: read without taking the lock
+    second.close()
+
+
 HOLDER = """
 import sys, time
 from pathlib import Path
