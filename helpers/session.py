@@ -66,6 +66,13 @@ def pick_device() -> tuple[torch.device, str]:
                 f"TORCHNN_DEVICE={forced!r} asks for {kind}, but none is available here; "
                 f"unset TORCHNN_DEVICE or set it to cpu."
             )
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            count = torch.cuda.device_count()
+            have = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+            raise SettingError(
+                f"TORCHNN_DEVICE={forced!r} asks for a CUDA GPU this machine does not have "
+                f"(it has {have}); use one of those, or unset TORCHNN_DEVICE."
+            )
         return device, "TORCHNN_DEVICE"
     if _available("cuda"):
         return torch.device("cuda"), torch.cuda.get_device_name(0)

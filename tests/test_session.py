@@ -60,6 +60,19 @@ def test_forcing_a_device_this_machine_lacks_is_a_setting_error(monkeypatch):
         session.setup(verbose=False)
 
 
+def test_forcing_a_gpu_number_this_machine_lacks_is_a_setting_error(monkeypatch):
+    """TORCHNN_DEVICE=cuda:5 on a machine with two GPUs: said at once, with the ones it has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for ok in ("cuda", "cuda:0", "cuda:1"):
+        monkeypatch.setenv("TORCHNN_DEVICE", ok)
+        assert session.pick_device() == (torch.device(ok), "TORCHNN_DEVICE")
+    monkeypatch.setenv("TORCHNN_DEVICE", "cuda:5")
+    with pytest.raises(SettingError, match=r"'cuda:5' asks for a CUDA GPU this machine does not "
+                                           r"have \(it has cuda:0 to cuda:1\); use one of"):
+        session.pick_device()
+
+
 def test_paths_do_not_depend_on_the_current_directory(monkeypatch):
     monkeypatch.delenv("TORCHNN_DATA_DIR")
     monkeypatch.delenv("TORCHNN_RUNS_DIR")
