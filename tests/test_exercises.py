@@ -26,6 +26,22 @@ def test_wrong_answers_raise_without_giving_the_answer_away():
         check_answer(torch.zeros(2), torch.ones(2))
 
 
+def test_a_tensor_answer_is_compared_without_casting_it_to_the_expected_type():
+    """[2.9, 3.5] is not tensor([2, 3]): the answer is never truncated to fit expected's type.
+    Integers that are exactly right stay right, and floats keep their 1e-4 tolerance."""
+    for wrong in ([2.9, 3.5], torch.tensor([2.9, 3.5]), [2.5, 3.0]):
+        with pytest.raises(AssertionError):
+            check_answer(wrong, torch.tensor([2, 3]))
+    assert check_answer([2, 3], torch.tensor([2, 3]))
+    assert check_answer(torch.tensor([2.0, 3.0]), torch.tensor([2, 3]))
+    assert check_answer([2, 3], torch.tensor([2.0, 3.0]))
+    assert check_answer([0.33333, 2.0], torch.tensor([1 / 3, 2.0], dtype=torch.float64))
+    with pytest.raises(AssertionError):
+        check_answer([0.333, 2.0], torch.tensor([1 / 3, 2.0]))
+    with pytest.raises(AssertionError):  # not a tensor at all: wrong, not a crash
+        check_answer("three", torch.tensor([2, 3]))
+
+
 def test_check_code_reports_unanswered_right_and_wrong(capsys):
     from helpers.exercises import check_code
 
