@@ -192,6 +192,23 @@ def test_mixed_precision_choice_says_what_and_why(monkeypatch):
         training._autocast_dtype("bf16", torch.device("cpu"))
 
 
+def test_mixed_precision_on_cuda_asks_about_the_device_given(monkeypatch):
+    """Two GPUs of different ages: each gets the type its own compute capability allows, not
+    the current GPU's (what torch.cuda.is_bf16_supported() would answer)."""
+    capability = {0: (8, 0), 1: (7, 5), 2: (6, 1)}
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: f"GPU {device.index}")
+    monkeypatch.setattr(torch.cuda, "get_device_capability",
+                        lambda device: capability[device.index])
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    training._choice.cache_clear()
+    try:
+        assert [mixed_precision_dtype(f"cuda:{i}") for i in capability] == [
+            torch.bfloat16, torch.float16, None]
+        assert "tensor cores" in mixed_precision_reason("cuda:1")
+    finally:
+        training._choice.cache_clear()
+
+
 def test_mixed_precision_trains_and_keeps_float32_weights(capsys):
     """bfloat16 autocast: the loss falls as in float32, the weights and their gradients stay
     float32, and evaluate with the same setting gives the figures fit reported."""
