@@ -72,12 +72,8 @@ def acquire(path: Path, wait: float, on_wait: Callable[[str], None] | None = Non
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold the lock at ``path`` for a ``with`` block, however long the holder takes."""
-    held = acquire(path, wait=-1)
-    try:
+    with acquire(path, wait=-1):  # a negative wait never runs out, so this is never None
         yield
-    finally:
-        if held is not None:
-            held.release()
 
 
 def is_held(path: Path) -> bool:

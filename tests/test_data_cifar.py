@@ -66,6 +66,37 @@ def test_truncated_download_names_the_file_and_leaves_nothing_behind(tmp_path, f
     assert files_under(root) == {"notes.txt", ".cifar10.lock"}
 
 
+def test_checked_files_are_hashed_once_until_one_changes(tmp_path, fake_cifar, closed_port_url,
+                                                        monkeypatch):
+    """The train and the test split both prepare the folder: its ~180 MB are hashed once per
+    process, and again only when a file's size or modification time has changed."""
+    import os
+    from pathlib import Path
+
+    from helpers import _cifar10
+
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "cifar-10-python.tar.gz").write_bytes(fake_cifar.archive_bytes)
+    spec = fake_cifar.spec(closed_port_url)
+    hashed = []
+    md5 = _cifar10._md5
+    monkeypatch.setattr(_cifar10, "_md5", lambda path: hashed.append(path.name) or md5(path))
+    folder = _cifar10.prepare(root, spec)
+    assert set(hashed) >= {name for name, _ in spec.files}
+    hashed.clear()
+    monkeypatch.chdir(tmp_path)
+    assert _cifar10.prepare(root, spec) == folder and _cifar10.prepare(Path("data"), spec)
+    assert hashed == []
+    batch = folder / "data_batch_3"
+    before = batch.stat()
+    batch.write_bytes(bytes(before.st_size))  # same size, other bytes, a later time
+    os.utime(batch, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    with pytest.raises(data.DataError, match="data_batch_3 is corrupt"):
+        _cifar10.prepare(root, spec)
+    assert "data_batch_3" in hashed
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garble"])
 def test_a_corrupt_archive_in_data_is_named_and_kept(tmp_path, fake_cifar, closed_port_url,
                                                      damage, fresh_choices):
