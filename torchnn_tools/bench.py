@@ -1,7 +1,7 @@
 """How fast does the lessons' training loop run, next to the source's loop and this machine's limit?
 
 Trains the lesson network (``helpers.models.CifarNet``, SGD with lr 0.01, cross-entropy) on
-the same images, from the same initial weights, in one process, in four ways:
+the same images, from the same initial weights, in one process, in five ways:
 
 a. source:  the source tutorial's loop: ``DataLoader(batch_size=1)`` over the dataset with
             ``ToTensor()``, one optimizer step per image;
@@ -77,6 +77,7 @@ from helpers.loaders import InMemoryLoader  # noqa: E402
 from helpers.models import CifarNet  # noqa: E402
 from helpers.session import pick_device  # noqa: E402
 from helpers.train import (  # noqa: E402
+    _autocast_dtype,  # what the loops' mixed_precision=True means on a device
     fit,
     mixed_precision_dtype,
     mixed_precision_reason,
@@ -284,7 +285,7 @@ def run(images: int = 1024, repeats: int = 5, warmup: int = 256, batch_size: int
     load_before = load_average()
     # What mixed_precision=True uses here, and what "auto" would (None: float32, too slow).
     auto_dtype = mixed_precision_dtype(device)
-    mixed_dtype = auto_dtype or (torch.bfloat16 if device.type == "cpu" else torch.float16)
+    mixed_dtype = _autocast_dtype(True, device)
 
     # The images, decoded (or generated) once before anything is timed: every way reads them.
     start = time.perf_counter()
@@ -506,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="batch size of ways b to e (the notebooks use 64)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads (default: torch's own choice)")
-    parser.add_argument("--data", default="synthetic", choices=("synthetic", "cifar10", "auto"),
+    parser.add_argument("--data", default="synthetic", choices=config.SOURCES,
                         help="image source (default synthetic: same images on every machine)")
     parser.add_argument("--accuracy-images", type=int, default=8192,
                         help="training images of the accuracy check (0: skip it)")
