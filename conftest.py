@@ -23,8 +23,9 @@ from pathlib import Path
 os.environ["TORCHNN_DATA"] = "synthetic"
 os.environ["TORCHNN_FAST"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
-# As helpers.runner does for its kernels: idle OpenMP threads sleep instead of spinning, so two
-# xdist workers and their kernels on 2 cores do not steal each other's time (README "Speed").
+# As torchnn_tools.runner does for its kernels: idle OpenMP threads sleep instead of spinning,
+# so two xdist workers and their kernels on 2 cores do not steal each other's time
+# (CONTRIBUTING.md "Speed").
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Two xdist workers, each with a notebook kernel: the cores shared out, as `make run` does for
 # its two kernels (torchnn_tools.runner.kernel_threads), so that they do not fight over them.

@@ -9,6 +9,9 @@ the learners' code is the ``helpers`` package.
 - ``runner``: ``run`` and ``notebooks``: execute the notebooks head-less
 - ``doctor``: ``doctor``: what to run first when something is off
 - ``servers``: ``lab`` and ``tensorboard`` on 127.0.0.1
+- ``checks``: ``test`` and ``lint``: ruff, then pytest
+- ``editions``: ``translations``: build the Chinese edition, say what needs translating
+- ``book``: ``book``: the static site of both editions
 - ``bench``: ``bench``: how fast the lessons' training loop runs
 - ``accuracy``: is the synthetic stand-in learnable (a maintainer's check)
 """
