@@ -171,7 +171,7 @@ def notebook_runs(request) -> Path:
     import time
 
     from helpers import _locks, config
-    from torchnn_tools import runner
+    from torchnn_tools import editions, runner
 
     root = config.runs_dir()
     done_dir = Path(os.environ["TORCHNN_TEST_DIR"]) / "notebooks-done"
@@ -179,19 +179,19 @@ def notebook_runs(request) -> Path:
     by_nbval = {_marker(Path(item.nodeid.split("::")[0])) for item in request.session.items
                 if item.nodeid.split("::")[0].endswith(".ipynb")}
     in_worker = hasattr(request.config, "workerinput")
-    for notebook in sorted(runner.notebooks_dir().glob("*.ipynb")):
+    for notebook in editions.lessons():
         if not runner.topic_of(notebook):
             continue
         # Every edition of a lesson writes the same runs: wait for all that nbval runs.
-        editions = [m for m in (notebook.stem, f"zh.{notebook.stem}") if m in by_nbval]
-        if editions and in_worker:  # other workers' nbval have them, or had them
+        copies = [m for m in (notebook.stem, f"zh.{notebook.stem}") if m in by_nbval]
+        if copies and in_worker:  # other workers' nbval have them, or had them
             deadline = time.monotonic() + NOTEBOOK_WAIT
-            while not all((done_dir / m).exists() for m in editions):
+            while not all((done_dir / m).exists() for m in copies):
                 assert time.monotonic() < deadline, f"nbval did not finish {notebook.name}"
                 time.sleep(1)
             continue
         done = done_dir / notebook.stem
-        if editions and all((done_dir / m).exists() for m in editions):
+        if copies and all((done_dir / m).exists() for m in copies):
             continue
         with _locks.locked(done_dir / f".{notebook.stem}.lock"):
             if not done.exists():

@@ -18,9 +18,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from helpers import _locks
-from torchnn_tools import book
+from torchnn_tools import book, editions
 
-EDITIONS = ("en", "zh")
+EDITIONS = editions.EDITIONS
 
 
 def built_site() -> Path:
@@ -81,7 +81,7 @@ def links_of(page: Path) -> _Links:
 
 def test_both_editions_have_every_lesson_they_have_notebooks_for(site, lessons):
     for edition in EDITIONS:
-        stems = [p.stem for p in book.lesson_files(edition)]
+        stems = [p.stem for p in editions.lessons(edition)]
         assert list(lessons[edition]) == stems, edition  # in order, 01 first
         assert (site / edition / "index.html").is_file()
         assert (site / edition / "search.html").is_file()
@@ -206,12 +206,12 @@ def test_a_sphinx_warning_fails_the_build(tmp_path, monkeypatch, capsys):
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
 
+    monkeypatch.setattr(editions, "english_dir", lambda: tmp_path / "notebooks")
     for edition in EDITIONS:
-        folder = tmp_path / "notebooks" / edition
-        folder.mkdir(parents=True)
+        folder = editions.edition_dir(edition)
+        folder.mkdir(parents=True, exist_ok=True)
         nb = new_notebook(cells=[new_markdown_cell("# 01 · A lesson\n\nSee {ref}`nowhere`.")])
         nbformat.write(nb, folder / "01_module.ipynb")
-    monkeypatch.setattr(book, "NOTEBOOKS", {e: tmp_path / "notebooks" / e for e in EDITIONS})
     assert book.build(tmp_path / "out", quiet=True) == 1
     err = capsys.readouterr().err
     assert "did not build" in err and "nowhere" in err

@@ -73,9 +73,9 @@ def test_in_place_updates_good_notebooks_and_keeps_failing_ones(tmp_path, two_no
 
 
 def test_an_empty_notebooks_folder_is_fine(tmp_path, monkeypatch, capsys):
-    from torchnn_tools import runner
+    from torchnn_tools import editions, runner
 
-    monkeypatch.setattr(runner, "notebooks_dir", lambda edition="en": tmp_path)
+    monkeypatch.setattr(editions, "english_dir", lambda: tmp_path)
     assert runner.main([]) == 0
     assert "nothing to run" in capsys.readouterr().out
 

@@ -16,12 +16,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("0*.ipynb"))
+from torchnn_tools import editions
+
+NOTEBOOKS = editions.lessons()
 TAIL = ["Common pitfalls", "Exercises", "Summary", "Solutions"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -29,24 +29,16 @@ import sys
 import time
 from pathlib import Path
 
-from torchnn_tools import install
+from torchnn_tools import editions, install
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 OUT = BOOK / "_build"
-NOTEBOOKS = {"en": ROOT / "notebooks", "zh": ROOT / "notebooks" / "zh"}
 LABELS = {"en": "English", "zh": "中文"}
-LESSON_NAME = re.compile(r"^\d\d_\w+\.ipynb$")
 MARKER = "<!-- lessons -->"
 NOT_YET = {"en": "Not in English yet; the Chinese lessons:",  # on an edition's first page
            "zh": "以下课程尚未翻译，请先看英文版："}
 NOT_YET_SHORT = {"en": "not in English yet:", "zh": "尚未翻译："}  # on the front page
-
-
-def lesson_files(edition: str) -> list[Path]:
-    """The lesson notebooks an edition has now (``01_module.ipynb`` ...), in order."""
-    folder = NOTEBOOKS[edition]
-    return sorted(p for p in folder.glob("*.ipynb") if LESSON_NAME.match(p.name))
 
 
 def title_of(notebook: Path) -> str:
@@ -68,12 +60,12 @@ def assemble(out: Path) -> dict[str, dict[str, str]]:
     while this runs (``make notebooks``, a translation being built) is seen once, whole.
     """
     lessons: dict[str, dict[str, str]] = {}
-    for edition in NOTEBOOKS:
+    for edition in editions.EDITIONS:
         src = out / "src" / edition
         shutil.rmtree(src, ignore_errors=True)
         src.mkdir(parents=True)
         lessons[edition] = {}
-        for notebook in lesson_files(edition):
+        for notebook in editions.lessons(edition):
             copy = src / notebook.name
             shutil.copyfile(notebook, copy)
             try:
@@ -136,9 +128,9 @@ def build(out: Path = OUT, quiet: bool = False) -> int:
     say = (lambda *_: None) if quiet else (lambda text: print(text, flush=True))
     lessons = assemble(out)
     shutil.rmtree(out / "sphinx", ignore_errors=True)
-    logs = {edition: out / f"sphinx-{edition}.log" for edition in NOTEBOOKS}
+    logs = {edition: out / f"sphinx-{edition}.log" for edition in editions.EDITIONS}
     running = {}
-    for edition in NOTEBOOKS:  # the two builds at once: one core each
+    for edition in editions.EDITIONS:  # the two builds at once: one core each
         say(f"Building the {LABELS[edition]} edition: {len(lessons[edition])} lessons "
             f"({', '.join(lessons[edition]) or 'none'}) ...")
         env = dict(os.environ, BOOK_EDITION=edition,
@@ -151,7 +143,7 @@ def build(out: Path = OUT, quiet: bool = False) -> int:
     for edition, proc in running.items():
         if proc.wait() != 0:
             failed.append(edition)
-    for edition in NOTEBOOKS:
+    for edition in editions.EDITIONS:
         text = logs[edition].read_text(encoding="utf-8", errors="replace").strip()
         # jieba announces its dictionary on every start; everything else is Sphinx's.
         text = "\n".join(line for line in text.splitlines()
@@ -166,7 +158,7 @@ def build(out: Path = OUT, quiet: bool = False) -> int:
         return 1
     shutil.rmtree(out / "html", ignore_errors=True)
     (out / "html").mkdir(parents=True)
-    for edition in NOTEBOOKS:
+    for edition in editions.EDITIONS:
         (out / "sphinx" / edition / "html").rename(out / "html" / edition)
     landing(out, lessons)
     return 0

@@ -32,6 +32,7 @@ from pathlib import Path
 from helpers import config
 
 LANGUAGE = "zh"
+EDITIONS = ("en", LANGUAGE)  # the English lessons, and the Chinese edition built from them
 
 
 def english_dir() -> Path:
@@ -39,16 +40,18 @@ def english_dir() -> Path:
 
 
 def edition_dir(language: str = LANGUAGE) -> Path:
-    return english_dir() / language
+    """An edition's folder: ``notebooks/`` for English, ``notebooks/zh/`` ..."""
+    return english_dir() if language == "en" else english_dir() / language
 
 
 def translations_dir(language: str = LANGUAGE) -> Path:
     return edition_dir(language) / "translations"
 
 
-def lessons() -> list[Path]:
-    """The English lessons, in order."""
-    return sorted(english_dir().glob("[0-9][0-9]_*.ipynb"))
+def lessons(edition: str = "en") -> list[Path]:
+    """The lessons an edition has (``01_module.ipynb`` ...), in order: the one list the
+    runner, the book and the tests all use."""
+    return sorted(edition_dir(edition).glob("[0-9][0-9]_*.ipynb"))
 
 
 @dataclass(frozen=True)

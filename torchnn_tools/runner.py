@@ -35,6 +35,7 @@ from pathlib import Path
 from helpers import config
 from helpers.board import LESSONS, event_files
 from helpers.errors import BoardError, DataError, SettingError
+from torchnn_tools import editions
 
 KERNEL = "python3"  # the name stored in the notebooks' metadata
 FAST_CELL_TIMEOUT = 600  # seconds per cell under TORCHNN_FAST=1, where every cell is short
@@ -62,15 +63,6 @@ class Result:
     ok: bool
     runs: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # run -> tags by kind
     error: str = ""
-
-
-EDITIONS = ("en", "zh")  # the English lessons, and the Chinese edition built from them
-
-
-def notebooks_dir(edition: str = "en") -> Path:
-    """The lessons of an edition: ``<project>/notebooks`` (English), ``notebooks/zh``."""
-    folder = config.project_root() / "notebooks"
-    return folder if edition == "en" else folder / edition
 
 
 def topic_of(notebook: Path) -> str | None:
@@ -571,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="write outputs back into the notebooks (make notebooks)")
     parser.add_argument("--jobs", "-j", type=int, default=min(JOBS, os.cpu_count() or 1),
                         help=f"notebooks executed at once (default: {JOBS}, at most the CPUs)")
-    parser.add_argument("--edition", choices=EDITIONS, default="en",
+    parser.add_argument("--edition", choices=editions.EDITIONS, default="en",
                         help="which lessons: en (default) or zh, the Chinese edition; both "
                              "write the same TensorBoard runs")
     args = parser.parse_args(argv)
@@ -580,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_SETUP
 
-    notebooks = args.notebooks or sorted(notebooks_dir(args.edition).glob("*.ipynb"))
+    notebooks = args.notebooks or editions.lessons(args.edition)
     missing = [str(p) for p in notebooks if not Path(p).is_file()]
     if missing:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
@@ -588,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = None if args.in_place else config.runs_dir() / "notebooks" / (
         "" if args.edition == "en" else args.edition)
     if not notebooks:
-        print(f"no notebooks in {notebooks_dir(args.edition)}: nothing to run.")
+        print(f"no notebooks in {editions.edition_dir(args.edition)}: nothing to run.")
         return 0
     # SIGTERM (a closed terminal, `kill`) cleans up like Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -627,7 +619,6 @@ def refresh(argv: list[str] | None = None) -> int:
     lessons (``TORCHNN_FAST=0``), never from CI's fast mode, and from the synthetic set, so
     that they are the same on every machine (seeds are fixed).
     """
-    from torchnn_tools import editions
 
     os.environ["TORCHNN_DATA"] = "synthetic"
     os.environ["TORCHNN_FAST"] = "0"
