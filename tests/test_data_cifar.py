@@ -160,7 +160,9 @@ def test_auto_falls_back_when_the_probe_hangs(tmp_path, fake_cifar, fresh_choice
                                     timeout=0.5)
     finally:
         released.set()
-    assert time.perf_counter() - start < 2
+    # The lookup hangs for 30 s: well under that means the probe's timeout cut it off (the
+    # margin keeps a machine busy with other tests from failing it).
+    assert time.perf_counter() - start < 10
     assert choice.source == "synthetic" and "no answer within 0.5 s" in choice.reason
 
 
