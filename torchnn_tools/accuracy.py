@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import sys
 
-import torch
-
 from helpers.data import SyntheticShapes
-from helpers.loaders import InMemoryLoader
-from helpers.models import CifarNet
 from helpers.session import seed_everything
-from helpers.train import fit
+from torchnn_tools.bench import train_lesson_network
 
 
 def main(train_images: int = 10_000, epochs: int = 3, seed: int = 0) -> int:
     seed_everything(seed)
-    model = CifarNet()
-    train = InMemoryLoader(SyntheticShapes(train=True, size=train_images), batch_size=64,
-                           shuffle=True, limit=train_images, seed=seed)
-    test = InMemoryLoader(SyntheticShapes(train=False, size=10_000), batch_size=500,
-                          limit=10_000)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    history = fit(model, train, test, optimizer, epochs, "cpu", show_progress=False)
+    history = train_lesson_network(SyntheticShapes(train=True, size=train_images),
+                                   SyntheticShapes(train=False, size=10_000), train_images,
+                                   10_000, epochs, batch_size=64, seed=seed, device="cpu",
+                                   test_batch_size=500)
     first, last = history[0].test_accuracy, history[-1].test_accuracy
     ok = last >= 0.90 and first < 1.0
     print(f"after epoch 1: {first:.2%}, after epoch {epochs}: {last:.2%} -> "

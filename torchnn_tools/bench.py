@@ -77,6 +77,7 @@ from helpers.loaders import InMemoryLoader  # noqa: E402
 from helpers.models import CifarNet  # noqa: E402
 from helpers.session import pick_device  # noqa: E402
 from helpers.train import (  # noqa: E402
+    EpochStats,
     _autocast_dtype,  # what the loops' mixed_precision=True means on a device
     fit,
     mixed_precision_dtype,
@@ -226,18 +227,20 @@ def fresh_model(seed: int, device: torch.device,
     return model, torch.optim.SGD(model.parameters(), lr=LR, momentum=momentum)
 
 
-def accuracy_after_training(train_set: ImageDataset, test_set: ImageDataset, images: int,
-                            test_images: int, epochs: int, batch_size: int, seed: int,
-                            device: torch.device, mixed_precision: bool) -> tuple[float, float]:
-    """Test accuracy of the lesson network after ``epochs`` over ``images`` training images
-    (SGD, lr 0.01, momentum 0.9, as in 08), and the seconds it took."""
-    model, optimizer = fresh_model(seed, device, momentum=0.9)
+def train_lesson_network(train_set: ImageDataset, test_set: ImageDataset, images: int,
+                         test_images: int, epochs: int, batch_size: int, seed: int,
+                         device: torch.device | str, mixed_precision: bool = False,
+                         test_batch_size: int = 256) -> list[EpochStats]:
+    """The lesson network trained as 08 trains it (SGD, lr 0.01, momentum 0.9) for ``epochs``
+    over ``images`` training images, tested on ``test_images`` after each: ``fit``'s history.
+    The accuracy check here and ``python -m torchnn_tools.accuracy`` both use it."""
+    model, optimizer = fresh_model(seed, torch.device(device), momentum=0.9)
     train = InMemoryLoader(train_set, batch_size=batch_size, shuffle=True, seed=seed,
                            limit=images, device=device)
-    test = InMemoryLoader(test_set, batch_size=256, limit=test_images, device=device)
-    history = fit(model, train, test, optimizer, epochs, device, show_progress=False,
-                  verbose=False, mixed_precision=mixed_precision)
-    return history[-1].test_accuracy, sum(h.seconds for h in history)
+    test = InMemoryLoader(test_set, batch_size=test_batch_size, limit=test_images,
+                          device=device)
+    return fit(model, train, test, optimizer, epochs, device, show_progress=False,
+               verbose=False, mixed_precision=mixed_precision)
 
 
 def cpu_name() -> str:
@@ -378,9 +381,10 @@ def run(images: int = 1024, repeats: int = 5, warmup: int = 256, batch_size: int
         test_set = FirstImages(test_full, min(accuracy_test_images, len(test_full)))
         acc_train = FirstImages(full, min(accuracy_images, len(full)))
         for key, mixed in (("fp32", False), ("mixed", True)):
-            accuracy[key], accuracy_seconds[key] = accuracy_after_training(
-                acc_train, test_set, len(acc_train), len(test_set), accuracy_epochs,
-                batch_size, seed, device, mixed)
+            history = train_lesson_network(acc_train, test_set, len(acc_train), len(test_set),
+                                           accuracy_epochs, batch_size, seed, device, mixed)
+            accuracy[key] = history[-1].test_accuracy
+            accuracy_seconds[key] = sum(epoch.seconds for epoch in history)
         accuracy_images, accuracy_test_images = len(acc_train), len(test_set)
     import torchvision
 
